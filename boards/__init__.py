@@ -1,0 +1,1 @@
+"""Board targets and the one place that runs synthesis (Yosys + nextpnr from YoWASP)."""

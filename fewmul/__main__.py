@@ -1,0 +1,3 @@
+from fewmul.cli import main
+
+raise SystemExit(main())

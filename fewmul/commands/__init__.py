@@ -1,0 +1,1 @@
+"""Sub-commands of the ``fewmul`` CLI, one per module."""

@@ -1,0 +1,190 @@
+"""The one configuration object shared by the golden model and the hardware.
+
+Every width, range and mode of the datapath lives here; the golden model (``fewmul.golden``) and
+the Amaranth designs (``fewmul.hw``) both take a :class:`Config` and read derived widths from its
+properties, so no width is re-derived by hand in two places. The arithmetic each field controls is
+specified in ``docs/datapath.md``.
+"""
+
+import math
+from dataclasses import dataclass, field, fields, replace
+
+__all__ = ["Config", "WEIGHT_MODES", "SAMPLING_MODES", "QUANTIZER_MODES", "ACTIVATIONS",
+           "ROUNDING_MODES"]
+
+WEIGHT_MODES = ("binary", "ternary")
+SAMPLING_MODES = ("stochastic", "deterministic")
+QUANTIZER_MODES = ("stochastic", "deterministic")
+ACTIVATIONS = ("relu", "htanh")
+ROUNDING_MODES = ("stochastic", "nearest")
+
+
+def _check_int(name, value, lo, hi=None):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, not {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        bound = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        raise ValueError(f"{name} must be {bound}, not {value!r}")
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}; not {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Widths, ranges and modes of a fewmul MLP and of the array that trains it.
+
+    Number formats (``docs/datapath.md`` section 1): activations are signed ``act_bits`` with
+    ``act_bits - 1`` fraction bits; hidden weights and biases are signed ``weight_bits`` with
+    ``weight_bits - 1`` fraction bits (range [-1, 1)); errors are signed ``err_bits`` with
+    ``err_frac`` fraction bits.
+    """
+
+    #: Layer sizes, input first: ``(64, 64, 10)`` is a 64-input, 64-hidden, 10-output MLP.
+    layers: tuple = (64, 64, 10)
+    #: ``binary`` samples weights to {-1, +1}; ``ternary`` to {-1, 0, +1}.
+    weights: str = "binary"
+    #: ``stochastic`` (the paper's training rule) or ``deterministic`` signs during training.
+    sampling: str = "stochastic"
+    #: Rounding of the layer input to a power of two for the weight update.
+    quantizer: str = "stochastic"
+    #: Hidden-layer activation: saturating ReLU, clip(z, 0, 1), or hard tanh, clip(z, -1, 1).
+    activation: str = "relu"
+    act_bits: int = 8
+    weight_bits: int = 16
+    err_bits: int = 16
+    err_frac: int = 12
+    #: Bits of every random draw (and of the comparisons that consume them).
+    rand_bits: int = 8
+    #: Bits of the quantizer's shift: shifts 0 .. 2**shift_bits - 1 (the paper: 3-4 suffice).
+    shift_bits: int = 3
+    #: Learning rate 2**-lr_shift, applied to weights and biases.
+    lr_shift: int = 6
+    #: Per-layer power-of-two scale in place of batch normalisation: z = (W x) >> scale.
+    #: ``None`` picks round(log2(fan_in) / 2) per layer (the paper's W0 ~ 1/sqrt(fan_in)).
+    scale_shifts: tuple = None
+    #: Rounding of the shifted-out bits of weight and bias updates.
+    update_rounding: str = "stochastic"
+    #: Seed of the random-number streams (``docs/datapath.md`` section 6).
+    seed: int = 1
+    #: Processing-element array shape (hardware only; the golden model does not depend on it).
+    array_rows: int = 8
+    array_cols: int = 8
+    _scales: tuple = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        layers = self.layers
+        if (not isinstance(layers, tuple) or len(layers) < 2
+                or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in layers)):
+            raise ValueError(f"layers must be a tuple of at least two positive integers, "
+                             f"not {layers!r}")
+        if max(layers) > 4096:
+            raise ValueError(f"layers must have at most 4096 units each, not {layers!r}")
+        _check_choice("weights", self.weights, WEIGHT_MODES)
+        _check_choice("sampling", self.sampling, SAMPLING_MODES)
+        _check_choice("quantizer", self.quantizer, QUANTIZER_MODES)
+        _check_choice("activation", self.activation, ACTIVATIONS)
+        _check_choice("update_rounding", self.update_rounding, ROUNDING_MODES)
+        _check_int("act_bits", self.act_bits, 3, 16)
+        _check_int("weight_bits", self.weight_bits, 3, 24)
+        _check_int("err_bits", self.err_bits, 4, 32)
+        _check_int("err_frac", self.err_frac, self.act_frac, self.err_bits - 2)
+        _check_int("rand_bits", self.rand_bits, 1, 16)
+        _check_int("shift_bits", self.shift_bits, 1, 5)
+        _check_int("lr_shift", self.lr_shift, 0, 30)
+        _check_int("seed", self.seed, 0, 2**32 - 1)
+        _check_int("array_rows", self.array_rows, 1, 256)
+        _check_int("array_cols", self.array_cols, 1, 256)
+        if self.update_base_shift < 0:
+            raise ValueError(
+                f"lr_shift {self.lr_shift!r} too small: the weight update must be a right shift, "
+                f"so err_frac + lr_shift - (weight_bits - 1) = {self.update_base_shift} must be "
+                f">= 0 (raise lr_shift to {self.weight_frac - self.err_frac} or more)")
+        if self.scale_shifts is None:
+            scales = tuple(round(math.log2(n) / 2) for n in layers[:-1])
+        else:
+            scales = self.scale_shifts
+            if (not isinstance(scales, tuple) or len(scales) != len(layers) - 1
+                    or any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= 16
+                           for s in scales)):
+                raise ValueError(f"scale_shifts must be a tuple of {len(layers) - 1} integers in "
+                                 f"[0, 16], one per layer, not {scales!r}")
+        object.__setattr__(self, "_scales", scales)
+
+    def replace(self, **changes):
+        """A copy with ``changes`` applied (validated like a new object)."""
+        return replace(self, **changes)
+
+    def as_dict(self):
+        """Plain-JSON form (what ``fewmul train --json`` records as ``config``)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+        d["layers"] = list(self.layers)
+        d["scale_shifts"] = list(self.scales)
+        return d
+
+    @classmethod
+    def from_dict(cls, d):
+        d = dict(d)
+        d["layers"] = tuple(d["layers"])
+        if d.get("scale_shifts") is not None:
+            d["scale_shifts"] = tuple(d["scale_shifts"])
+        return cls(**d)
+
+    # -- derived formats --------------------------------------------------------------------
+
+    @property
+    def n_layers(self):
+        """Number of weight layers."""
+        return len(self.layers) - 1
+
+    @property
+    def scales(self):
+        """Per-layer scale shift actually used (``scale_shifts`` or its default)."""
+        return self._scales
+
+    @property
+    def act_frac(self):
+        return self.act_bits - 1
+
+    @property
+    def weight_frac(self):
+        return self.weight_bits - 1
+
+    @property
+    def act_one(self):
+        """The integer that stands for 1.0 in activation units."""
+        return 1 << self.act_frac
+
+    @property
+    def out_bits(self):
+        """Width of the output scores: activation units, range [-4, 4)."""
+        return self.act_bits + 2
+
+    @property
+    def max_shift(self):
+        """Largest shift the power-of-two quantizer produces."""
+        return (1 << self.shift_bits) - 1
+
+    @property
+    def update_base_shift(self):
+        """Right shift of ``e * Q(x)`` into weight units, before the quantizer's own shift."""
+        return self.err_frac + self.lr_shift - self.weight_frac
+
+    @property
+    def update_max_shift(self):
+        return self.update_base_shift + self.max_shift
+
+    @property
+    def sample_bits(self):
+        """Width of the weight field compared against a random draw when sampling."""
+        return self.rand_bits
+
+    def acc_bits(self, fan_in):
+        """Accumulator width for a forward sum of ``fan_in`` signed activations (never wraps)."""
+        return self.act_bits + max(1, (fan_in - 1).bit_length())
+
+    def back_acc_bits(self, fan_out):
+        """Accumulator width for a backward sum of ``fan_out`` signed errors (never wraps)."""
+        return self.err_bits + max(1, (fan_out - 1).bit_length())

@@ -1,0 +1,1 @@
+"""cocotb testbenches and the runner that builds them on Icarus Verilog and Verilator."""

@@ -1,0 +1,28 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from fewmul.sim.tools import SIMULATORS as _KNOWN
+
+
+def _simulators():
+    """Simulators to parametrize over: both, unless FEWMUL_SIMULATORS narrows them."""
+    chosen = tuple(s for s in os.environ.get("FEWMUL_SIMULATORS", ",".join(_KNOWN)).split(",") if s)
+    unknown = [s for s in chosen if s not in _KNOWN]
+    if unknown or not chosen:
+        raise ValueError(f"FEWMUL_SIMULATORS must name some of {_KNOWN}, not {chosen!r}")
+    return chosen
+
+
+SIMULATORS = _simulators()
+
+
+@pytest.fixture
+def build_dir(request):
+    """A build directory of its own for each test case (kept for waves and logs)."""
+    root = Path(os.environ.get("FEWMUL_BUILD", "build")).resolve() / "tests"
+    name = request.node.name.replace("[", "-").replace("]", "").replace("/", "_")
+    path = root / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
