@@ -1,13 +1,30 @@
 """``fewmul demo``: the five-minute tour. Each step prints one line of the closing summary.
 
-Steps are registered in :data:`STEPS`; other parts of fewmul append theirs (train, RTL training,
-bitstream) so the demo grows with the design.
+A step is a function ``fn(out_dir) -> str`` (the summary line; raise to fail). This module's own
+steps come first, then every command module's ``DEMO_STEPS`` (a list of ``(title, fn)``), in the
+order of :data:`fewmul.cli.COMMANDS`, so each part of fewmul adds its own step (train, RTL
+training, bitstream) without editing this file.
 """
 
+import importlib
 import time
 from pathlib import Path
 
 STEPS = []
+
+
+def all_steps():
+    from fewmul.cli import COMMANDS
+    steps = list(STEPS)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"fewmul.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"fewmul.commands.{name}":
+                raise
+            continue
+        steps += getattr(module, "DEMO_STEPS", [])
+    return steps
 
 
 def step(title):
@@ -63,7 +80,7 @@ def run(args):
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     summary, failed = [], False
-    for title, fn in STEPS:
+    for title, fn in all_steps():
         print(f"== {title}", flush=True)
         started = time.monotonic()
         try:
