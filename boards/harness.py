@@ -14,7 +14,12 @@ __all__ = ["RegisteredHarness"]
 
 
 class RegisteredHarness(Elaboratable):
-    """Wrap ``block`` (a Component) between a serial-in input chain and an XOR-reduced output."""
+    """Wrap ``block`` (a Component) between a serial-in input chain and an XOR-reduced output.
+
+    ``data_pin`` / ``led`` name the platform resources of the serial input and of the folded
+    output; with ``None`` the harness requests no pin and the enclosing top drives
+    :attr:`serial_in` / reads :attr:`folded` itself.
+    """
 
     def __init__(self, block, *, data_pin=("button", 0), led=("led", 0)):
         if not isinstance(block, wiring.Component):
@@ -22,6 +27,8 @@ class RegisteredHarness(Elaboratable):
         self.block = block
         self.data_pin = data_pin
         self.led = led
+        self.serial_in = Signal()
+        self.folded = Signal()
 
     def elaborate(self, platform):
         m = Module()
@@ -31,8 +38,8 @@ class RegisteredHarness(Elaboratable):
             (inputs if member.flow == Flow.In else outputs).append(port)
         width_in = sum(len(p) for p in inputs)
         chain = Signal(max(width_in, 1))
-        serial_in = Signal()
-        if platform is not None:
+        serial_in = self.serial_in
+        if platform is not None and self.data_pin is not None:
             m.submodules.data_pin = pin = io.Buffer("i", platform.request(*self.data_pin, dir="-"))
             m.d.comb += serial_in.eq(pin.i)
         m.d.sync += chain.eq(Cat(serial_in, chain[:-1]))
@@ -42,9 +49,9 @@ class RegisteredHarness(Elaboratable):
             offset += len(port)
         captured = Signal(max(sum(len(p) for p in outputs), 1))
         m.d.sync += captured.eq(Cat(*outputs))
-        folded = Signal()
+        folded = self.folded
         m.d.sync += folded.eq(captured.xor())
-        if platform is not None:
+        if platform is not None and self.led is not None:
             m.submodules.led = led = io.Buffer("o", platform.request(*self.led, dir="-"))
             m.d.comb += led.o.eq(folded)
         return m

