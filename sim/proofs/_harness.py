@@ -1,0 +1,77 @@
+"""Shared pieces of the proofs: free inputs, and mutants of a block for the vacuity checks.
+
+:class:`Mutant` wraps a block in a component with the same ports and corrupts chosen inputs
+(before the block sees them) or outputs (after it drives them). A proof run on a mutant must
+FAIL; if it passes, the proof does not constrain what the mutation broke.
+"""
+
+from amaranth.hdl import Elaboratable, Module
+from amaranth.lib import wiring
+
+__all__ = ["Mutant", "port", "Harness"]
+
+
+def port(obj, path):
+    """The port of ``obj`` at a signature ``path`` (names and array indices)."""
+    for part in path:
+        obj = obj[part] if isinstance(part, int) else getattr(obj, part)
+    return obj
+
+
+def _key(path):
+    return ".".join(str(p) for p in path)
+
+
+class Mutant(wiring.Component):
+    """``block`` with its ports forwarded, except that ``inputs[name](value)`` reaches the block
+    instead of ``value`` and ``outputs[name](value)`` leaves it instead of ``value`` (names are
+    dotted signature paths: ``"shift"``, ``"o.payload"``). Other attributes read through to the
+    block, so a harness can use a mutant wherever it uses the block.
+    """
+
+    def __init__(self, block, *, inputs=None, outputs=None, description=""):
+        self._block = block
+        self._inputs = dict(inputs or {})
+        self._outputs = dict(outputs or {})
+        self.description = description
+        members = dict(block.signature.members)
+        known = {_key(path): member for path, member in block.signature.members.flatten()}
+        for names, flow in ((self._inputs, wiring.In), (self._outputs, wiring.Out)):
+            for name in names:
+                if name not in known or known[name].flow != flow:
+                    raise ValueError(f"{block!r} has no {flow.name} port {name!r}")
+        super().__init__(wiring.Signature(members))
+        self._forward = True
+
+    def __getattr__(self, name):
+        # Only once the ports exist: Component.__init__ checks that no attribute shadows them.
+        if name.startswith("_") or not self.__dict__.get("_forward"):
+            raise AttributeError(name)
+        return getattr(self._block, name)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.block = block = self._block
+        for path, member in self.signature.members.flatten():
+            outer, inner, key = port(self, path), port(block, path), _key(path)
+            if member.flow == wiring.In:
+                fn = self._inputs.get(key)
+                m.d.comb += inner.eq(fn(outer) if fn else outer)
+            else:
+                fn = self._outputs.get(key)
+                m.d.comb += outer.eq(fn(inner) if fn else inner)
+        return m
+
+
+class Harness(Elaboratable):
+    """An elaboratable whose ``elaborate`` is ``body(m, make)``: ``make()`` builds the block
+    under proof (the real one, or a mutant), ``body`` drives it and states the property."""
+
+    def __init__(self, body, make):
+        self._body = body
+        self._make = make
+
+    def elaborate(self, platform):
+        m = Module()
+        self._body(m, self._make)
+        return m
