@@ -1,0 +1,266 @@
+"""The multiplier baseline: the same ``R x C`` weight-stationary array, trained with multiplies.
+
+``MultiplierArray(cfg)`` has exactly the ports of :class:`fewmul.hw.array.PEArray` (``cmd`` and
+``result`` streams of the same layouts, ``idle``) and the same number formats, but each PE is a
+conventional fixed-point training PE: one signed ``weight_bits x weight_bits`` multiplier shared
+by the three products, selected by the operation:
+
+============  =================  =============================================================
+operation     product            use
+============  =================  =============================================================
+FORWARD       ``w[i,j] * x[j]``   ``acc[i]  = sum_j (w x) >> Wf``              (activation units)
+BACKWARD      ``w[i,j] * δ[i]``   ``grad[j] = sum_i (w δ) >> Wf``              (error units)
+UPDATE        ``δ[i] * x[j]``     ``w += round((δ x) 2^-(E + F + lr - Wf))``, saturated
+============  =================  =============================================================
+
+The update keeps ``B = rand_bits`` bits below the weight LSB and rounds them stochastically
+against ``ρ = u'[j] XOR v'[i]`` (or to nearest), as the fewmul PE does, so the baseline differs
+only in the multiplies: real weights instead of sampled signs, real inputs instead of powers of
+two. ``u``, ``v``, ``q`` and ``deterministic`` are ignored. LOAD and READ behave as in PEArray.
+The sums are exact (the layouts' widths hold any sum of products shifted into ``[-1, 1]``
+units), so a result equals :func:`reference` bit for bit.
+
+Multipliers: the first ``dsp_multipliers`` PEs (row-major) write ``a * b`` so Yosys maps them to
+the chip's hard multipliers (ECP5 MULT18X18D, iCE40UP5K SB_MAC16); the rest use an explicit
+radix-4 Booth multiplier in LUTs, since Yosys would otherwise map every ``*`` to a DSP block and
+run out. ``dsp_multipliers=None`` writes ``*`` everywhere (simulation, or chips with enough).
+
+Pipeline (one command per cycle; back-pressure on ``result`` stalls the whole pipeline):
+command register -> product register (LOAD/READ act here) -> adder trees with a register every
+two levels (UPDATE writes the weights here) -> result. A command that follows an UPDATE waits
+one cycle so it sees the new weights. :attr:`latency` is the cycles from a ``cmd`` handshake to
+its result with no back-pressure.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..config import Config
+from .array import Op, acc_width, command_layout, grad_width, result_layout
+
+__all__ = ["MultiplierArray", "booth_multiply", "reference"]
+
+_LEVELS_PER_STAGE = 2
+
+
+def booth_multiply(a, b):
+    """Signed ``a * b`` as radix-4 Booth partial products summed in LUT adders (no ``*``)."""
+    width_b = len(b) + (len(b) & 1)
+    b_ext = Cat(Const(0, 1), b, b[-1])            # b[-1] = 0, then sign-extend to width_b
+    terms = []
+    for k in range(0, width_b, 2):
+        b_low, b_mid, b_high = b_ext[k], b_ext[k + 1], b_ext[k + 2]
+        one = b_low ^ b_mid                        # digit is +-1
+        two = (b_high & ~b_mid & ~b_low) | (~b_high & b_mid & b_low)    # digit is +-2
+        magnitude = Mux(one, a, Mux(two, a << 1, 0))
+        negative = b_high & ~(b_mid & b_low)
+        terms.append(Mux(negative, -magnitude, magnitude) << k)
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total.as_signed()[:len(a) + len(b)].as_signed()
+
+
+def _tree_stages(n_terms):
+    levels = max(0, (n_terms - 1).bit_length())
+    return max(1, -(-levels // _LEVELS_PER_STAGE))
+
+
+class MultiplierArray(wiring.Component):
+    """Conventional fixed-point training array with the ports of ``PEArray(cfg)``."""
+
+    def __init__(self, cfg, *, dsp_multipliers=None):
+        if not isinstance(cfg, Config):
+            raise ValueError(f"cfg must be a fewmul.config.Config, not {cfg!r}")
+        if dsp_multipliers is not None and (isinstance(dsp_multipliers, bool)
+                                            or not isinstance(dsp_multipliers, int)
+                                            or dsp_multipliers < 0):
+            raise ValueError(f"dsp_multipliers must be None or a non-negative integer, not "
+                             f"{dsp_multipliers!r}")
+        self._cfg = cfg
+        self._dsp = dsp_multipliers
+        super().__init__({
+            "cmd": In(stream.Signature(command_layout(cfg))),
+            "result": Out(stream.Signature(result_layout(cfg))),
+            "idle": Out(1),
+        })
+
+    @property
+    def cfg(self):
+        return self._cfg
+
+    @property
+    def tree_stages(self):
+        return max(_tree_stages(self._cfg.array_cols), _tree_stages(self._cfg.array_rows))
+
+    @property
+    def latency(self):
+        """Cycles from a ``cmd`` handshake to its ``result`` (no back-pressure, no UPDATE)."""
+        return 2 + self.tree_stages
+
+    @property
+    def update_shift(self):
+        """Right shift of ``δ x`` into weight units: ``E + F + lr_shift - Wf``."""
+        return self._cfg.update_base_shift + self._cfg.act_frac
+
+    def _multiply(self, index, a, b):
+        if self._dsp is None or index < self._dsp:
+            return a * b
+        return booth_multiply(a, b)
+
+    def elaborate(self, platform):
+        cfg = self._cfg
+        rows, cols = cfg.array_rows, cfg.array_cols
+        wf, bits = cfg.weight_frac, cfg.rand_bits
+        m = Module()
+
+        weights = [[Signal(signed(cfg.weight_bits), name=f"w_{i}_{j}") for j in range(cols)]
+                   for i in range(rows)]
+        layout = command_layout(cfg)
+
+        # Stage A: the registered command.  Stage B: products.  Then the tree stages.
+        a_cmd, a_valid = Signal(layout), Signal()
+        b_cmd, b_valid = Signal(layout), Signal()
+        advance = Signal()
+        out_stages = self.tree_stages
+        m.d.comb += advance.eq(~self.result.valid | self.result.ready)
+        b_update = b_valid & (b_cmd.op == Op.UPDATE)
+        a_moves = advance & ~b_update               # a command after an UPDATE waits a cycle
+        m.d.comb += self.cmd.ready.eq(advance & (~a_valid | a_moves))
+        with m.If(self.cmd.ready):
+            m.d.sync += [a_cmd.eq(self.cmd.payload), a_valid.eq(self.cmd.valid)]
+
+        # A -> B: products from the current weights; LOAD and READ shift the rows.
+        op = a_cmd.op
+        product_bits = (max(cfg.weight_bits, cfg.err_bits) + max(cfg.act_bits, cfg.err_bits))
+        products = [[Signal(signed(product_bits), name=f"p_{i}_{j}")
+                     for j in range(cols)] for i in range(rows)]
+        read_row = [Signal(signed(cfg.weight_bits), name=f"read_{j}") for j in range(cols)]
+        with m.If(advance):
+            with m.If(a_moves):
+                m.d.sync += [b_cmd.eq(a_cmd), b_valid.eq(a_valid)]
+            with m.Else():
+                m.d.sync += b_valid.eq(0)
+        with m.If(a_moves & a_valid):
+            for i in range(rows):
+                for j in range(cols):
+                    lhs = Mux(op == Op.UPDATE, a_cmd.delta[i], weights[i][j])
+                    rhs = Mux(op == Op.BACKWARD, a_cmd.delta[i], a_cmd.x[j])
+                    m.d.sync += products[i][j].eq(self._multiply(i * cols + j, lhs, rhs))
+            m.d.sync += [read_row[j].eq(weights[0][j]) for j in range(cols)]
+            with m.If((op == Op.LOAD) | (op == Op.READ)):
+                for i in range(rows):
+                    for j in range(cols):
+                        if i + 1 < rows:
+                            m.d.sync += weights[i][j].eq(weights[i + 1][j])
+                        else:
+                            m.d.sync += weights[i][j].eq(
+                                Mux(op == Op.LOAD, a_cmd.weights[j], weights[0][j]))
+
+        # B: UPDATE writes the weights (the command in A waits, see a_moves).
+        shift = self.update_shift
+        with m.If(advance & b_update):
+            for i in range(rows):
+                for j in range(cols):
+                    wide = (products[i][j] << bits) >> shift
+                    whole = wide >> bits
+                    fraction = wide[:bits]
+                    if cfg.update_rounding == "stochastic":
+                        up = (b_cmd.u2[j] ^ b_cmd.v2[i]) < fraction
+                    else:
+                        up = fraction >= (1 << (bits - 1))
+                    total = weights[i][j] + whole + up
+                    hi, lo = (1 << (cfg.weight_bits - 1)) - 1, -(1 << (cfg.weight_bits - 1))
+                    m.d.sync += weights[i][j].eq(
+                        Mux(total > hi, hi, Mux(total < lo, lo, total)))
+
+        # B -> trees: row sums (FORWARD), column sums (BACKWARD), pipelined.
+        row_sums = [self._tree(m, [products[i][j] >> wf for j in range(cols)],
+                               acc_width(cfg), advance, f"acc_{i}") for i in range(rows)]
+        col_sums = [self._tree(m, [products[i][j] >> wf for i in range(rows)],
+                               grad_width(cfg), advance, f"grad_{j}") for j in range(cols)]
+        op_pipe, valid_pipe = b_cmd.op, b_valid & (b_cmd.op != Op.UPDATE) & (b_cmd.op != Op.LOAD)
+        read_pipe = read_row
+        for stage in range(out_stages):
+            op_next = Signal(Op, name=f"op_{stage}")
+            valid_next = Signal(name=f"valid_{stage}")
+            read_next = [Signal(signed(cfg.weight_bits), name=f"read_{stage}_{j}")
+                         for j in range(cols)]
+            with m.If(advance):
+                m.d.sync += [op_next.eq(op_pipe), valid_next.eq(valid_pipe)]
+                m.d.sync += [r.eq(v) for r, v in zip(read_next, read_pipe, strict=True)]
+            op_pipe, valid_pipe, read_pipe = op_next, valid_next, read_next
+
+        payload = self.result.payload
+        m.d.comb += [self.result.valid.eq(valid_pipe), payload.op.eq(op_pipe)]
+        m.d.comb += [payload.acc[i].eq(row_sums[i]) for i in range(rows)]
+        m.d.comb += [payload.grad[j].eq(col_sums[j]) for j in range(cols)]
+        m.d.comb += [payload.weights[j].eq(read_pipe[j]) for j in range(cols)]
+        m.d.comb += self.idle.eq(~a_valid & ~b_valid & ~valid_pipe)
+        return m
+
+    def _tree(self, m, terms, width, enable, name):
+        """Sum ``terms`` in a binary tree with a register every two levels; exactly
+        :attr:`tree_stages` registers deep."""
+        stage = 0
+        level = 0
+        while len(terms) > 1 or stage < self.tree_stages:
+            if len(terms) > 1:
+                terms = [terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k]
+                         for k in range(0, len(terms), 2)]
+                level += 1
+            if len(terms) == 1 or level % _LEVELS_PER_STAGE == 0:
+                registered = []
+                for k, term in enumerate(terms):
+                    reg = Signal(signed(width), name=f"{name}_s{stage}_{k}")
+                    with m.If(enable):
+                        m.d.sync += reg.eq(term)
+                    registered.append(reg)
+                terms = registered
+                stage += 1
+                level = 0
+        return terms[0]
+
+
+def reference(cfg, weights, commands):
+    """Bit-exact numpy model of :class:`MultiplierArray`: ``(results, final weights)``.
+
+    ``weights``: int array (R, C); ``commands``: list of dicts with ``op`` (an :class:`Op`)
+    and the numpy fields the operation reads (``x`` (C,), ``delta`` (R,), ``u2`` (C,),
+    ``v2`` (R,), ``weights`` (C,)). Results are ``(op, value)`` for FORWARD (acc, (R,)),
+    BACKWARD (grad, (C,)) and READ (row, (C,)).
+    """
+    import numpy as np
+
+    w = np.array(weights, dtype=np.int64)
+    wf, bits = cfg.weight_frac, cfg.rand_bits
+    shift = cfg.update_base_shift + cfg.act_frac
+    hi, lo = (1 << (cfg.weight_bits - 1)) - 1, -(1 << (cfg.weight_bits - 1))
+    results = []
+    for command in commands:
+        op = command["op"]
+        if op == Op.FORWARD:
+            x = np.asarray(command["x"], dtype=np.int64)
+            results.append((op, ((w * x[None, :]) >> wf).sum(axis=1)))
+        elif op == Op.BACKWARD:
+            delta = np.asarray(command["delta"], dtype=np.int64)
+            results.append((op, ((w * delta[:, None]) >> wf).sum(axis=0)))
+        elif op == Op.UPDATE:
+            x = np.asarray(command["x"], dtype=np.int64)
+            delta = np.asarray(command["delta"], dtype=np.int64)
+            wide = ((delta[:, None] * x[None, :]) << bits) >> shift
+            whole, fraction = wide >> bits, wide & ((1 << bits) - 1)
+            if cfg.update_rounding == "stochastic":
+                rho = (np.asarray(command["v2"], dtype=np.int64)[:, None]
+                       ^ np.asarray(command["u2"], dtype=np.int64)[None, :])
+                up = (rho < fraction).astype(np.int64)
+            else:
+                up = (fraction >= (1 << (bits - 1))).astype(np.int64)
+            w = np.clip(w + whole + up, lo, hi)
+        elif op == Op.LOAD:
+            w = np.concatenate([w[1:], np.asarray(command["weights"], dtype=np.int64)[None]])
+        elif op == Op.READ:
+            results.append((op, w[0].copy()))
+            w = np.concatenate([w[1:], w[:1]])
+    return results, w

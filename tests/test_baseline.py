@@ -1,0 +1,113 @@
+# amaranth: UnusedElaboratable=no
+"""Multiplier baseline: the RTL (Amaranth simulator) against its numpy model, bit for bit."""
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module, Signal, signed
+from amaranth.sim import Simulator
+
+from fewmul.config import Config
+from fewmul.hw.array import Op, PEArray
+from fewmul.hw.baseline import MultiplierArray, booth_multiply, reference
+
+
+def test_same_ports_as_the_fewmul_array():
+    cfg = Config(array_rows=3, array_cols=2)
+    assert MultiplierArray(cfg).signature == PEArray(cfg).signature
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(cfg=None), "cfg must be a fewmul.config.Config, not None"),
+    (dict(cfg=Config(), dsp_multipliers=-1),
+     "dsp_multipliers must be None or a non-negative integer, not -1"),
+])
+def test_rejects_bad_parameters(kwargs, message):
+    with pytest.raises(ValueError) as info:
+        MultiplierArray(**kwargs)
+    assert str(info.value) == message
+
+
+def test_booth_multiplier_is_exact():
+    a, b = Signal(signed(6)), Signal(signed(5))
+    product = Signal(signed(11))
+    m = Module()
+    m.d.comb += product.eq(booth_multiply(a, b))
+    sim = Simulator(m)
+    failures = []
+
+    async def bench(ctx):
+        for va in range(-32, 32):
+            for vb in range(-16, 16):
+                ctx.set(a, va)
+                ctx.set(b, vb)
+                if ctx.get(product) != va * vb:
+                    failures.append((va, vb, ctx.get(product)))
+
+    sim.add_testbench(bench)
+    sim.run()
+    assert failures == []
+
+
+def _commands(cfg, rng, count):
+    rows, cols = cfg.array_rows, cfg.array_cols
+    half_w, half_x, half_e = (1 << (cfg.weight_bits - 1), 1 << (cfg.act_bits - 1),
+                              1 << (cfg.err_bits - 1))
+    commands = [dict(op=Op.LOAD, weights=rng.integers(-half_w, half_w, cols))
+                for _ in range(rows)]
+    ops = [Op.FORWARD, Op.BACKWARD, Op.UPDATE, Op.UPDATE, Op.FORWARD, Op.READ]
+    draw = 1 << cfg.rand_bits
+    for _ in range(count):
+        op = ops[rng.integers(len(ops))]
+        commands.append(dict(
+            op=op, x=rng.integers(-half_x, half_x, cols),
+            delta=rng.integers(-half_e, half_e, rows),
+            u2=rng.integers(0, draw, cols), v2=rng.integers(0, draw, rows),
+            weights=rng.integers(-half_w, half_w, cols)))
+    commands += [dict(op=Op.READ) for _ in range(rows)]
+    return commands
+
+
+@pytest.mark.parametrize("rounding", ["stochastic", "nearest"])
+@pytest.mark.parametrize("dsp", [None, 2])
+@pytest.mark.parametrize("stall", [False, True])
+def test_rtl_matches_reference(rounding, dsp, stall):
+    # lr_shift 3 (the smallest legal) makes updates big enough to saturate weights sometimes.
+    cfg = Config(array_rows=3, array_cols=4, lr_shift=3 if rounding == "nearest" else 6,
+                 update_rounding=rounding)
+    rng = np.random.default_rng(7)
+    commands = _commands(cfg, rng, 60)
+    expected, _ = reference(cfg, np.zeros((3, 4), dtype=np.int64), commands)
+    dut = MultiplierArray(cfg, dsp_multipliers=dsp)
+    got = []
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+
+    async def driver(ctx):
+        for command in commands:
+            for field in ("x", "delta", "u2", "v2", "weights"):
+                if field in command:
+                    for k, value in enumerate(command[field]):
+                        ctx.set(getattr(dut.cmd.payload, field)[k], int(value))
+            ctx.set(dut.cmd.payload.op, command["op"])
+            ctx.set(dut.cmd.valid, 1)
+            await ctx.tick().until(dut.cmd.ready)
+            ctx.set(dut.cmd.valid, 0)
+            if stall and rng.integers(2):
+                await ctx.tick().repeat(int(rng.integers(1, 4)))
+
+    async def monitor(ctx):
+        cycle = 0
+        while len(got) < len(expected):
+            ready = 0 if stall and cycle % 3 == 1 else 1
+            ctx.set(dut.result.ready, ready)
+            *_, valid, payload = await ctx.tick().sample(dut.result.valid, dut.result.payload)
+            cycle += 1
+            if valid and ready:
+                op = Op(payload.op)
+                field = {Op.FORWARD: "acc", Op.BACKWARD: "grad", Op.READ: "weights"}[op]
+                got.append((op, [int(v) for v in getattr(payload, field)]))
+
+    sim.add_testbench(driver)
+    sim.add_testbench(monitor)
+    sim.run_until(1e-6 * 20 * len(commands))
+    assert [(op, list(map(int, v))) for op, v in expected] == got
