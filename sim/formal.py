@@ -127,7 +127,9 @@ def write_project(proof, directory, *, solver="yices"):
         raise ValueError(f"solver must be one of {', '.join(SOLVERS)}; not {solver!r}")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "top.il").write_text(rtlil.convert(proof.build(), name="top", ports=[]))
+    harness = proof.build()
+    ports = list(getattr(harness, "ports", []))     # clock and reset, if the harness has them
+    (directory / "top.il").write_text(rtlil.convert(harness, name="top", ports=ports))
     sby = directory / f"{_slug(proof.name)}.sby"
     sby.write_text("\n".join([
         "[options]",

@@ -5,7 +5,7 @@
 FAIL; if it passes, the proof does not constrain what the mutation broke.
 """
 
-from amaranth.hdl import Elaboratable, Module
+from amaranth.hdl import ClockDomain, Elaboratable, Module
 from amaranth.lib import wiring
 
 __all__ = ["Mutant", "port", "Harness"]
@@ -65,13 +65,24 @@ class Mutant(wiring.Component):
 
 class Harness(Elaboratable):
     """An elaboratable whose ``elaborate`` is ``body(m, make)``: ``make()`` builds the block
-    under proof (the real one, or a mutant), ``body`` drives it and states the property."""
+    under proof (the real one, or a mutant), ``body`` drives it and states the property.
+
+    The harness owns the ``sync`` domain; its clock and reset are the design's only ports
+    (:attr:`ports`), so the solver steps the clock and may assert reset in any cycle. (An
+    undriven clock would let Yosys fold every flip-flop into a constant.)
+    """
 
     def __init__(self, body, make):
         self._body = body
         self._make = make
+        self.sync = ClockDomain("sync")
+
+    @property
+    def ports(self):
+        return [self.sync.clk, self.sync.rst]
 
     def elaborate(self, platform):
         m = Module()
+        m.domains.sync = self.sync
         self._body(m, self._make)
         return m
