@@ -1,0 +1,11 @@
+"""Parameter checks shared by the datapath components (messages quote the bad value)."""
+
+from ..config import Config
+
+__all__ = ["check_config"]
+
+
+def check_config(cfg):
+    if not isinstance(cfg, Config):
+        raise ValueError(f"cfg must be a fewmul.config.Config, not {cfg!r}")
+    return cfg

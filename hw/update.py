@@ -1,0 +1,126 @@
+"""The multiplier-free weight update (``docs/datapath.md`` section 8).
+
+Golden twin: ``fewmul.golden.update.weight_delta`` / ``update_weights``. ``δ[i] Q(x[j]) 2^-lr``
+is a sign flip by ``Q(x[j])``'s sign and one barrel shift (:class:`fewmul.hw.shifter.Shifter`)
+by ``update_base_shift + shift[j]`` keeping ``rand_bits`` fraction bits; the fraction is rounded
+stochastically against ``ρ[i, j]`` (or to nearest) and the step is added with saturation.
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ._checks import check_config
+from .shifter import Shifter
+
+__all__ = ["UpdateStep", "WeightUpdate", "step_width", "saturating_add"]
+
+
+def step_width(cfg):
+    """Width of a rounded update step: ``|step| <= 2^(err_bits - 1 - update_base_shift)``."""
+    return max(2, cfg.err_bits + 1 - cfg.update_base_shift)
+
+
+def _quant_ports(cfg):
+    return {
+        "delta": In(signed(cfg.err_bits)),
+        "negative": In(1),
+        "shift": In(range(cfg.max_shift + 1)),
+        "is_zero": In(1),
+        "rand": In(cfg.rand_bits),
+    }
+
+
+class UpdateStep(wiring.Component):
+    """Combinational rounded update step ``round(δ Q(x) 2^-lr)`` in weight units.
+
+    Parameters
+    ----------
+    cfg : fewmul.config.Config
+        ``err_bits``, ``rand_bits``, ``shift_bits``, ``update_base_shift`` and
+        ``update_rounding`` are used.
+
+    Ports
+    -----
+    delta : In(signed(err_bits))
+        The row's error ``δ[i]``.
+    negative, shift, is_zero : In
+        ``Q(x[j])`` from :class:`fewmul.hw.quantizer.Quantizer`.
+    rand : In(rand_bits)
+        ``ρ[i, j] = u'[j] XOR v'[i]``; ignored by nearest rounding.
+    step : Out(signed(step_width(cfg)))
+        ``whole + up`` (0 where ``is_zero``): what is added to the weight.
+
+    Latency 0 (combinational); one step per cycle.
+    """
+
+    latency = 0
+
+    def __init__(self, cfg):
+        self._cfg = check_config(cfg)
+        super().__init__({**_quant_ports(cfg), "step": Out(signed(step_width(cfg)))})
+
+    @property
+    def cfg(self):
+        return self._cfg
+
+    def elaborate(self, platform):
+        cfg = self._cfg
+        m = Module()
+        bits = cfg.rand_bits
+        m.submodules.shifter = shifter = Shifter(width=cfg.err_bits + 1,
+                                                 max_shift=cfg.update_max_shift, frac_bits=bits)
+        flipped = Signal(signed(cfg.err_bits + 1))                    # -(-2^(E-1)) needs E+1
+        m.d.comb += [
+            flipped.eq(Mux(self.negative, -self.delta, self.delta)),
+            shifter.value.eq(flipped),
+            shifter.shift.eq(cfg.update_base_shift + self.shift),
+        ]
+        up = Signal()
+        if cfg.update_rounding == "stochastic":
+            m.d.comb += up.eq(self.rand < shifter.fraction)
+        else:
+            m.d.comb += up.eq(shifter.fraction[-1])                  # fraction >= 2^(B-1)
+        m.d.comb += self.step.eq(Mux(self.is_zero, 0, shifter.whole + up))
+        return m
+
+
+class WeightUpdate(wiring.Component):
+    """Combinational weight update ``sat(w + step, weight_bits)`` (:class:`UpdateStep` + add).
+
+    Ports: those of :class:`UpdateStep` (without ``step``), plus ``weight : In(signed(
+    weight_bits))`` and ``updated : Out(signed(weight_bits))``. Latency 0; one per cycle.
+    """
+
+    latency = 0
+
+    def __init__(self, cfg):
+        self._cfg = check_config(cfg)
+        super().__init__({
+            **_quant_ports(cfg),
+            "weight": In(signed(cfg.weight_bits)),
+            "updated": Out(signed(cfg.weight_bits)),
+        })
+
+    @property
+    def cfg(self):
+        return self._cfg
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.step = step = UpdateStep(self._cfg)
+        for name in ("delta", "negative", "shift", "is_zero", "rand"):
+            m.d.comb += getattr(step, name).eq(getattr(self, name))
+        m.d.comb += self.updated.eq(saturating_add(m, self.weight, step.step,
+                                                   self._cfg.weight_bits))
+        return m
+
+
+def saturating_add(m, weight, step, bits):
+    """``sat(weight + step, bits)`` as a signal of ``m`` (one adder and a clamp, never wraps)."""
+    total = Signal(signed(max(bits, len(step)) + 1))
+    m.d.comb += total.eq(weight + step)
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    result = Signal(signed(bits))
+    m.d.comb += result.eq(Mux(total > hi, hi, Mux(total < lo, lo, total)))
+    return result

@@ -1,0 +1,44 @@
+# amaranth: UnusedElaboratable=no
+"""Weight update: parameters, and RTL against ``golden.update`` on both simulators."""
+
+import pytest
+
+from fewmul.config import Config
+from fewmul.hw.update import UpdateStep, WeightUpdate, step_width
+from fewmul.sim.runner import run_testbench
+
+from .conftest import SIMULATORS
+
+
+@pytest.mark.parametrize("component", [UpdateStep, WeightUpdate])
+def test_rejects_bad_parameters(component):
+    with pytest.raises(ValueError) as info:
+        component(8)
+    assert str(info.value) == "cfg must be a fewmul.config.Config, not 8"
+
+
+def test_step_width():
+    cfg = Config()                                   # update_base_shift = 12 + 6 - 15 = 3
+    assert step_width(cfg) == 14
+    assert UpdateStep(cfg).latency == 0 and WeightUpdate(cfg).latency == 0
+
+
+CONFIGS = [
+    dict(),
+    dict(update_rounding="nearest"),
+    dict(weight_bits=6, lr_shift=0, err_frac=8, err_bits=10),        # base shift 3, tiny weights
+    dict(weight_bits=16, lr_shift=3),                                # base shift 0: saturation
+    dict(rand_bits=3, shift_bits=4, lr_shift=9),
+]
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("case", range(len(CONFIGS)))
+def test_rtl_matches_golden(simulator, case, build_dir):
+    cfg = Config(**CONFIGS[case])
+    params = dict(cfg=cfg.as_dict(), seed=case * 17 + 2, transactions=2000)
+    result = run_testbench(WeightUpdate(cfg), toplevel="update",
+                           test_module="fewmul.sim.tb_update", simulator=simulator,
+                           build_dir=build_dir, params=params)
+    assert result.tests == 2 and result.failed == 0
