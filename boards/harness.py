@@ -6,7 +6,7 @@ output, and folds the outputs into one LED with an XOR tree, so nothing is remov
 timing path measured is register -> block -> register.
 """
 
-from amaranth.hdl import Cat, Elaboratable, Module, Signal
+from amaranth.hdl import Cat, Elaboratable, Module, Signal, Value
 from amaranth.lib import io, wiring
 from amaranth.lib.wiring import Flow
 
@@ -35,7 +35,7 @@ class RegisteredHarness(Elaboratable):
         m.submodules.block = block = self.block
         inputs, outputs = [], []
         for _path, member, port in block.signature.flatten(block):
-            (inputs if member.flow == Flow.In else outputs).append(port)
+            (inputs if member.flow == Flow.In else outputs).append(Value.cast(port))
         width_in = sum(len(p) for p in inputs)
         chain = Signal(max(width_in, 1))
         serial_in = self.serial_in

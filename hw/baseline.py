@@ -27,9 +27,9 @@ run out. ``dsp_multipliers=None`` writes ``*`` everywhere (simulation, or chips 
 
 Pipeline (one command per cycle; back-pressure on ``result`` stalls the whole pipeline):
 command register -> product register (LOAD/READ act here) -> adder trees with a register every
-two levels (UPDATE writes the weights here) -> result. A command that follows an UPDATE waits
-one cycle so it sees the new weights. :attr:`latency` is the cycles from a ``cmd`` handshake to
-its result with no back-pressure.
+two levels (an UPDATE registers its rounded steps, then writes the weights) -> result. A command
+that follows an UPDATE waits two cycles so it sees the new weights. :attr:`latency` is the
+cycles from a ``cmd`` handshake to its result with no back-pressure.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
@@ -126,7 +126,11 @@ class MultiplierArray(wiring.Component):
         out_stages = self.tree_stages
         m.d.comb += advance.eq(~self.result.valid | self.result.ready)
         b_update = b_valid & (b_cmd.op == Op.UPDATE)
-        a_moves = advance & ~b_update               # a command after an UPDATE waits a cycle
+        c_update = Signal()                         # the UPDATE one stage after B
+        with m.If(advance):
+            m.d.sync += c_update.eq(b_update)
+        # A command after an UPDATE waits until the UPDATE has written the weights.
+        a_moves = advance & ~b_update & ~c_update
         m.d.comb += self.cmd.ready.eq(advance & (~a_valid | a_moves))
         with m.If(self.cmd.ready):
             m.d.sync += [a_cmd.eq(self.cmd.payload), a_valid.eq(self.cmd.valid)]
@@ -158,22 +162,30 @@ class MultiplierArray(wiring.Component):
                             m.d.sync += weights[i][j].eq(
                                 Mux(op == Op.LOAD, a_cmd.weights[j], weights[0][j]))
 
-        # B: UPDATE writes the weights (the command in A waits, see a_moves).
+        # B -> C: the rounded update step; C: UPDATE writes the saturated weights.
         shift = self.update_shift
-        with m.If(advance & b_update):
+        steps = [[None] * cols for _ in range(rows)]
+        for i in range(rows):
+            for j in range(cols):
+                wide = (products[i][j] << bits) >> shift
+                whole = wide >> bits
+                fraction = wide[:bits]
+                if cfg.update_rounding == "stochastic":
+                    up = (b_cmd.u2[j] ^ b_cmd.v2[i]) < fraction
+                else:
+                    up = fraction >= (1 << (bits - 1))
+                step = Signal(signed(len(whole) + 1), name=f"step_{i}_{j}")
+                with m.If(advance):
+                    m.d.sync += step.eq(whole + up)
+                steps[i][j] = step
+        with m.If(advance & c_update):
+            hi, lo = (1 << (cfg.weight_bits - 1)) - 1, -(1 << (cfg.weight_bits - 1))
             for i in range(rows):
                 for j in range(cols):
-                    wide = (products[i][j] << bits) >> shift
-                    whole = wide >> bits
-                    fraction = wide[:bits]
-                    if cfg.update_rounding == "stochastic":
-                        up = (b_cmd.u2[j] ^ b_cmd.v2[i]) < fraction
-                    else:
-                        up = fraction >= (1 << (bits - 1))
-                    total = weights[i][j] + whole + up
-                    hi, lo = (1 << (cfg.weight_bits - 1)) - 1, -(1 << (cfg.weight_bits - 1))
-                    m.d.sync += weights[i][j].eq(
-                        Mux(total > hi, hi, Mux(total < lo, lo, total)))
+                    total = weights[i][j] + steps[i][j]
+                    top = total[cfg.weight_bits - 1:]           # all equal: no overflow
+                    in_range = (top == 0) | (top == (1 << len(top)) - 1)
+                    m.d.sync += weights[i][j].eq(Mux(in_range, total, Mux(total[-1], lo, hi)))
 
         # B -> trees: row sums (FORWARD), column sums (BACKWARD), pipelined.
         row_sums = [self._tree(m, [products[i][j] >> wf for j in range(cols)],
@@ -197,7 +209,7 @@ class MultiplierArray(wiring.Component):
         m.d.comb += [payload.acc[i].eq(row_sums[i]) for i in range(rows)]
         m.d.comb += [payload.grad[j].eq(col_sums[j]) for j in range(cols)]
         m.d.comb += [payload.weights[j].eq(read_pipe[j]) for j in range(cols)]
-        m.d.comb += self.idle.eq(~a_valid & ~b_valid & ~valid_pipe)
+        m.d.comb += self.idle.eq(~a_valid & ~b_valid & ~c_update & ~valid_pipe)
         return m
 
     def _tree(self, m, terms, width, enable, name):

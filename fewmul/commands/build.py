@@ -1,0 +1,128 @@
+"""``fewmul build``: a bitstream of the fewmul array (or the multiplier baseline) for a board.
+
+Builds with YoWASP Yosys/nextpnr through ``fewmul.boards.synth.build_design``, writes the
+bitstream and a JSON report (board, device, design, PEs, achieved and constrained Fmax of the
+array clock, nextpnr utilization, peak MAC/s = PEs x Fmax, bitstream path) and prints a one-screen
+summary. ``--program`` loads the bitstream with openFPGALoader when it is installed.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["add_parser", "run", "summary", "DEMO_STEPS"]
+
+
+def add_parser(sub):
+    from fewmul.boards.designs import DESIGNS
+    from fewmul.boards.synth import BOARDS
+
+    p = sub.add_parser("build", help="build a bitstream of the array for a board",
+                       description=__doc__.split("\n\n")[0])
+    p.add_argument("--board", required=True, choices=list(BOARDS), help="target board")
+    p.add_argument("--design", default="fewmul", choices=DESIGNS,
+                   help="the multiplier-free array or the multiplier baseline (default fewmul)")
+    p.add_argument("--rows", type=int, default=8, help="array rows R (outputs; default 8)")
+    p.add_argument("--cols", type=int, default=8, help="array columns C (inputs; default 8)")
+    p.add_argument("--weight-bits", type=int, default=None, help="stored weight width")
+    p.add_argument("--act-bits", type=int, default=None, help="activation width")
+    p.add_argument("--err-bits", type=int, default=None, help="error width")
+    p.add_argument("--weights", choices=("binary", "ternary"), default=None,
+                   help="weight sampling to {-1,+1} or {-1,0,+1}")
+    p.add_argument("--clock-mhz", type=float, default=None,
+                   help="array clock the PLL makes and nextpnr is held to (default: the board's)")
+    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
+    p.add_argument("--out", default=None, help="build directory (default build/<board>-<design>)")
+    p.add_argument("--json", default=None, metavar="PATH", help="write the build report here")
+    p.add_argument("--program", action="store_true",
+                   help="load the bitstream into the board with openFPGALoader")
+    p.set_defaults(func=run)
+
+
+def config_from_args(args):
+    from fewmul.boards.designs import array_config
+    from fewmul.config import Config
+    fields = {name: getattr(args, name) for name in ("weight_bits", "act_bits", "err_bits",
+                                                      "weights")
+              if getattr(args, name, None) is not None}
+    if "weight_bits" in fields:
+        # Keep the weight update a right shift when the weights get wider than the default.
+        default = Config()
+        fields["lr_shift"] = max(default.lr_shift, fields["weight_bits"] - 1 - default.err_frac)
+    return array_config(args.rows, args.cols, **fields)
+
+
+def summary(report):
+    """The one-screen text of a build report."""
+    used, available = report["logic_cells"]["used"], report["logic_cells"]["available"]
+    interesting = [(k, v) for k, v in sorted(report["utilization"].items())
+                   if v["used"] and k not in ("SB_GB", "DCCA", "TRELLIS_IO", "SB_IO")]
+    lines = [
+        f"{report['design']} array {report['rows']}x{report['cols']} = {report['pes']} PEs on "
+        f"{report['board']} ({report['device']})",
+        f"  Fmax      {report['fmax_mhz']:.1f} MHz achieved, {report['constraint_mhz']:.1f} MHz "
+        f"clock: {'meets timing' if report['meets_timing'] else 'FAILS timing'}",
+        f"  logic     {used}/{available} ({100 * used / available:.0f} %)",
+        *(f"  {k:<9} {v['used']}/{v['available']}" for k, v in interesting
+          if k not in ("ICESTORM_LC", "TRELLIS_COMB", "LUT4")),
+        f"  peak      {report['peak_macs_per_s'] / 1e9:.2f} GMAC/s (PEs x Fmax)",
+        f"  bitstream {report['bitstream']} ({report['seconds']:.0f} s)",
+    ]
+    return "\n".join(lines)
+
+
+def run(args):
+    from fewmul.boards.synth import (
+        ProgrammerMissing,
+        SynthesisFailed,
+        build_design,
+        openfpgaloader,
+        program,
+    )
+    from fewmul.results import write_json
+
+    try:
+        cfg = config_from_args(args)
+    except ValueError as exc:
+        print(f"fewmul build: {exc}", file=sys.stderr)
+        return 2
+    if args.program:
+        try:
+            openfpgaloader()                              # fail before a long build
+        except ProgrammerMissing as exc:
+            print(f"fewmul build: --program: {exc}", file=sys.stderr)
+            return 2
+    out = Path(args.out or f"build/{args.board}-{args.design}-{args.rows}x{args.cols}")
+    try:
+        report = build_design(args.board, args.design, cfg, build_dir=out, seed=args.seed,
+                              clock_mhz=args.clock_mhz)
+    except SynthesisFailed as exc:
+        print(f"fewmul build: {exc}", file=sys.stderr)
+        return 1
+    print(summary(report))
+    if args.json:
+        write_json(args.json, report)
+        print(f"  report    {args.json}")
+    if args.program:
+        try:
+            argv = program(args.board, report["bitstream"])
+        except (ProgrammerMissing, RuntimeError) as exc:
+            print(f"fewmul build: --program: {exc}", file=sys.stderr)
+            return 1
+        print(f"  programmed with {' '.join(argv)}")
+    return 0
+
+
+def _bitstream_step(out):
+    from fewmul.boards.designs import array_config
+    from fewmul.boards.synth import build_design
+    report = build_design("icebreaker", "fewmul", array_config(4, 4),
+                          build_dir=out / "bitstream-icebreaker")
+    (out / "bitstream-icebreaker" / "build.json").write_text(json.dumps(report, indent=2))
+    used, available = report["logic_cells"]["used"], report["logic_cells"]["available"]
+    return (f"fewmul 4x4 array: {used}/{available} LCs, Fmax {report['fmax_mhz']:.1f} MHz "
+            f"(clock {report['constraint_mhz']:.0f}), {Path(report['bitstream']).name} in "
+            f"{report['seconds']:.0f} s")
+
+
+DEMO_STEPS = [("bitstream (iCEBreaker)", _bitstream_step)]
