@@ -5,10 +5,12 @@
 FAIL; if it passes, the proof does not constrain what the mutation broke.
 """
 
+from functools import partial
+
 from amaranth.hdl import ClockDomain, Elaboratable, Module
 from amaranth.lib import wiring
 
-__all__ = ["Mutant", "port", "Harness"]
+__all__ = ["Mutant", "port", "Harness", "mutated"]
 
 
 def port(obj, path):
@@ -86,3 +88,14 @@ class Harness(Elaboratable):
         m.domains.sync = self.sync
         self._body(m, self._make)
         return m
+
+
+def _build_mutant(make, changes):
+    return Mutant(make(), **changes)
+
+
+def mutated(proof, body, make, slug, **changes):
+    """``proof`` (whose harness is ``body``) run on ``Mutant(make(), **changes)``, or, without
+    ``changes``, on ``make()`` itself (a broken subclass); named ``<proof name>~<slug>``."""
+    block = partial(_build_mutant, make, changes) if changes else make
+    return proof.with_build(partial(Harness, body, block), name=f"{proof.name}~{slug}")
