@@ -25,7 +25,7 @@ class PLLParams:
 
 
 def ice40_pll_params(input_mhz, target_mhz):
-    """``SB_PLL40`` simple-feedback dividers (iCE40 LP/HX/UP datasheet ranges)."""
+    """``SB_PLL40`` simple-feedback dividers (iCE40 LP/HX/UP datasheet ranges), within 1 %."""
     best = None
     for divr in range(16):
         pfd = input_mhz / (divr + 1)
@@ -40,8 +40,9 @@ def ice40_pll_params(input_mhz, target_mhz):
                 error = abs(out - target_mhz)
                 if best is None or error < best[0] - 1e-9:
                     best = (error, divr, divf, divq, pfd, out)
-    if best is None:
-        raise ValueError(f"no iCE40 PLL setting for {input_mhz!r} MHz in, {target_mhz!r} MHz out")
+    if best is None or best[0] > 0.01 * target_mhz:
+        raise ValueError(f"no iCE40 PLL setting for {input_mhz!r} MHz in, {target_mhz!r} MHz out "
+                         f"within 1 %")
     _, divr, divf, divq, pfd, out = best
     filter_range = next(i for i, hi in enumerate((17, 26, 44, 66, 101, 1e9), 1) if pfd < hi)
     return PLLParams(input_mhz, out, dict(FEEDBACK_PATH="SIMPLE", DIVR=divr, DIVF=divf,
@@ -67,8 +68,9 @@ def ecp5_pll_params(input_mhz, target_mhz):
                 if best is None or error < best[0] - 1e-9:
                     best = (error, clki_div, clkfb_div, clkop_div, out)
                 break                                    # the first in-range VCO is enough
-    if best is None:
-        raise ValueError(f"no ECP5 PLL setting for {input_mhz!r} MHz in, {target_mhz!r} MHz out")
+    if best is None or best[0] > 0.01 * target_mhz:
+        raise ValueError(f"no ECP5 PLL setting for {input_mhz!r} MHz in, {target_mhz!r} MHz out "
+                         f"within 1 %")
     _, clki_div, clkfb_div, clkop_div, out = best
     return PLLParams(input_mhz, out, dict(
         CLKI_DIV=clki_div, CLKFB_DIV=clkfb_div, CLKOP_DIV=clkop_div,

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["DEVICES", "SHAPES", "add_arguments", "run", "sweep", "area_breakdown"]
+__all__ = ["DEVICES", "SHAPES", "add_arguments", "main", "run", "sweep", "area_breakdown"]
 
 #: Device -> board that carries it and the array clock it must meet (MHz).
 DEVICES = {
@@ -291,7 +291,12 @@ def area_breakdown(build_dir, family):
     return stat.get("modules", {})
 
 
-def run(args):
+def main(args, command=COMMAND):
+    """Entry point of ``fewmul bench synth`` (``command`` reproduces it in docs/results.md)."""
+    return run(args, command)
+
+
+def run(args, command=COMMAND):
     from fewmul.results import update_section, write_json
 
     devices = [d for d in args.devices.split(",") if d]
@@ -329,6 +334,6 @@ def run(args):
                 f"command bit from a shift chain and folds every result bit):\n\n{table}\n\n"
                 f"{images}\n")
         update_section("bench-synth", "Synthesis: training PEs per chip (fewmul vs multiplier "
-                       "baseline)", COMMAND, body)
+                       "baseline)", command, body)
         print(f"updated {RESULTS}")
     return 0

