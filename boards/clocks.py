@@ -3,8 +3,9 @@
 :func:`ice40_pll_params` and :func:`ecp5_pll_params` search the dividers the same way
 ``yowasp-icepll`` and ``yowasp-ecppll`` do (closest output frequency with the VCO and phase
 detector in range), in Python so a build needs no extra tool run. :class:`PLLClock` instantiates
-``SB_PLL40_PAD`` (iCE40) or ``EHXPLLL`` (ECP5), holds ``sync`` in reset until the PLL locks, and
-constrains the output clock so nextpnr times the array at the PLL frequency. Families without
+``SB_PLL40_PAD`` (iCE40) or ``EHXPLLL`` (ECP5) and holds ``sync`` in reset until the PLL locks;
+nextpnr derives the output clock's constraint from the oscillator's, so it times the array at
+the PLL frequency. Families without
 a PLL here (Gowin) run ``sync`` straight from the oscillator.
 """
 
@@ -130,7 +131,7 @@ class PLLClock(Elaboratable):
                 m.d.comb += cd_sync.clk.eq(clkop)
             else:
                 m.d.comb += [cd_sync.clk.eq(clk_buffer.i), lock.eq(1)]
-        platform.add_clock_constraint(cd_sync.clk, self.pll.output_mhz * 1e6)
+        # No explicit constraint: nextpnr derives the PLL output's from the oscillator pin's.
         m.submodules.reset_sync = ResetSynchronizer(~lock, domain="sync")
         locked = Signal()
         m.d.sync += locked.eq(1)

@@ -291,6 +291,41 @@ def area_breakdown(build_dir, family):
     return stat.get("modules", {})
 
 
+_KINDS = {
+    "LUT": ("SB_LUT4", "LUT4"),
+    "carry": ("SB_CARRY", "CCU2C"),
+    "FF": ("SB_DFF", "SB_DFFE", "SB_DFFSR", "SB_DFFESR", "SB_DFFR", "SB_DFFER", "SB_DFFS",
+           "SB_DFFES", "SB_DFFSS", "SB_DFFESS", "TRELLIS_FF"),
+    "DSP": ("SB_MAC16", "MULT18X18D"),
+    "RAM": ("SB_RAM40_4K", "SB_SPRAM256KA", "DP16KD", "TRELLIS_DPR16X4"),
+}
+
+
+def breakdown_table(modules):
+    """Markdown table of :func:`area_breakdown`, grouped by module name with indices folded
+    (``pe_3_4`` -> ``pe_#_#``), largest first: what in the design costs the area."""
+    import re
+
+    groups = {}
+    for name, module in modules.items():
+        group = re.sub(r"\d+", "#", name.lstrip("\\"))
+        own = {t: n for t, n in module.get("num_cells_by_type", {}).items()
+               if not t.startswith(("top.", "\\", "$paramod"))}
+        g = groups.setdefault(group, {"instances": 0, **{k: 0 for k in _KINDS}})
+        g["instances"] += 1
+        for kind, types in _KINDS.items():
+            g[kind] += sum(n for t, n in own.items() if t in types)
+    total = sum(g["LUT"] for g in groups.values()) or 1
+    lines = ["| module (indices folded) | instances | LUTs | carries | FFs | DSP | RAM | "
+             "share of LUTs |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for group, g in sorted(groups.items(), key=lambda kv: -kv[1]["LUT"]):
+        if not any(g[k] for k in _KINDS):
+            continue
+        lines.append(f"| `{group}` | {g['instances']} | {g['LUT']} | {g['carry']} | {g['FF']} | "
+                     f"{g['DSP']} | {g['RAM']} | {100 * g['LUT'] / total:.0f} % |")
+    return "\n".join(lines)
+
+
 def main(args, command=COMMAND):
     """Entry point of ``fewmul bench synth`` (``command`` reproduces it in docs/results.md)."""
     return run(args, command)
@@ -326,13 +361,27 @@ def run(args, command=COMMAND):
         from fewmul.results import RESULTS
         paths = _plots(log, RESULTS.parent / "img")
         images = "\n".join(f"![{p.stem}](img/{p.name})" for p in paths)
+        areas = []
+        for device, designs in best.items():
+            b = designs.get("fewmul")
+            if b is None:
+                continue
+            build_dir = out / device / "fewmul" / f"{b['rows']}x{b['cols']}-seed1"
+            family = "ice40" if device.startswith("ice40") else "ecp5"
+            try:
+                table_area = breakdown_table(area_breakdown(build_dir, family))
+            except Exception as exc:                       # the sweep's numbers still count
+                table_area = f"(breakdown failed: {exc})"
+            areas.append(f"Where the area of the fewmul {b['rows']} x {b['cols']} array on "
+                         f"{device} goes (Yosys, hierarchy kept; the flat build differs "
+                         f"slightly):\n\n{table_area}\n")
         body = (f"Largest configuration of each design that fits the chip and meets the array "
                 f"clock (iCE40UP5K: {DEVICES['ice40up5k']['clock_mhz']} MHz, ECP5-85F: "
                 f"{DEVICES['ecp5-85f']['clock_mhz']} MHz), Fmax over {seeds} nextpnr seeds:\n\n"
                 f"{summary}\n\nEvery build of the sweep (nextpnr seed 1; the design sits in "
                 f"the board top: PLL, status LEDs and a registered harness that feeds every "
                 f"command bit from a shift chain and folds every result bit):\n\n{table}\n\n"
-                f"{images}\n")
+                + "\n".join(areas) + f"\n{images}\n")
         update_section("bench-synth", "Synthesis: training PEs per chip (fewmul vs multiplier "
                        "baseline)", command, body)
         print(f"updated {RESULTS}")
