@@ -13,7 +13,7 @@ def sat_range(bits):
 def sat(value, bits):
     """Clamp to a signed ``bits``-wide integer: saturate, never wrap."""
     lo, hi = sat_range(bits)
-    return np.clip(np.asarray(value, dtype=np.int64), lo, hi)
+    return np.minimum(np.maximum(np.asarray(value, dtype=np.int64), lo), hi)   # (np.clip is slow)
 
 
 def rshr(value, shift):

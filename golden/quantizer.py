@@ -26,6 +26,9 @@ class Quantized:
 def leading_one(a):
     """Position of the leading one of positive integers (``bit_length - 1``); -1 for 0."""
     a = np.asarray(a, dtype=np.int64)
+    if a.size and a.max() < (1 << 53):
+        # float64 holds these integers exactly, so frexp's exponent is bit_length exactly.
+        return np.where(a > 0, np.frexp(a)[1].astype(np.int64) - 1, -1)
     pos = np.full(a.shape, -1, dtype=np.int64)
     for b in range(63):
         pos = np.where(a >> b != 0, b, pos)

@@ -8,9 +8,13 @@ __all__ = ["sample_signs", "pe_random"]
 
 
 def pe_random(col_draws, row_draws):
-    """The per-PE draw matrix ``r[i, j] = u[j] XOR v[i]`` (rows: outputs)."""
-    return np.bitwise_xor(np.asarray(row_draws, dtype=np.int64)[:, None],
-                          np.asarray(col_draws, dtype=np.int64)[None, :])
+    """The per-PE draw matrix ``r[i, j] = u[j] XOR v[i]`` (rows: outputs).
+
+    Leading dimensions broadcast: draws of shape ``(K, N)`` and ``(K, M)`` give ``(K, M, N)``,
+    the matrices of ``K`` steps at once.
+    """
+    return np.bitwise_xor(np.asarray(row_draws, dtype=np.int64)[..., :, None],
+                          np.asarray(col_draws, dtype=np.int64)[..., None, :])
 
 
 def sample_signs(w, r, cfg, deterministic=None):
