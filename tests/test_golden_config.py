@@ -1,0 +1,51 @@
+"""Config rejects bad parameters with a message that quotes the value."""
+
+import pytest
+
+from fewmul.config import Config
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(layers=(64,)), "layers must be a tuple of at least two positive integers, not (64,)"),
+    (dict(layers=[64, 10]),
+     "layers must be a tuple of at least two positive integers, not [64, 10]"),
+    (dict(layers=(64, 0, 10)),
+     "layers must be a tuple of at least two positive integers, not (64, 0, 10)"),
+    (dict(layers=(64, 5000, 10)), "layers must have at most 4096 units each, not (64, 5000, 10)"),
+    (dict(weights="quaternary"), "weights must be one of binary, ternary; not 'quaternary'"),
+    (dict(sampling="random"), "sampling must be one of stochastic, deterministic; not 'random'"),
+    (dict(quantizer="nearest"),
+     "quantizer must be one of stochastic, deterministic; not 'nearest'"),
+    (dict(activation="sigmoid"), "activation must be one of relu, htanh; not 'sigmoid'"),
+    (dict(update_rounding="floor"),
+     "update_rounding must be one of stochastic, nearest; not 'floor'"),
+    (dict(act_bits=2), "act_bits must be in [3, 16], not 2"),
+    (dict(act_bits=8.0), "act_bits must be an integer, not 8.0"),
+    (dict(weight_bits=True), "weight_bits must be an integer, not True"),
+    (dict(weight_bits=25), "weight_bits must be in [3, 24], not 25"),
+    (dict(err_bits=3), "err_bits must be in [4, 32], not 3"),
+    (dict(err_frac=6), "err_frac must be in [7, 14], not 6"),
+    (dict(rand_bits=0), "rand_bits must be in [1, 16], not 0"),
+    (dict(shift_bits=6), "shift_bits must be in [1, 5], not 6"),
+    (dict(lr_shift=-1), "lr_shift must be in [0, 30], not -1"),
+    (dict(seed=2**32), "seed must be in [0, 4294967295], not 4294967296"),
+    (dict(array_rows=0), "array_rows must be in [1, 256], not 0"),
+    (dict(array_cols=257), "array_cols must be in [1, 256], not 257"),
+    (dict(lr_shift=2),
+     "lr_shift 2 too small: the weight update must be a right shift, so err_frac + lr_shift - "
+     "(weight_bits - 1) = -1 must be >= 0 (raise lr_shift to 3 or more)"),
+    (dict(scale_shifts=(3,)),
+     "scale_shifts must be a tuple of 2 integers in [0, 16], one per layer, not (3,)"),
+    (dict(scale_shifts=(3, 17)),
+     "scale_shifts must be a tuple of 2 integers in [0, 16], one per layer, not (3, 17)"),
+])
+def test_config_error_messages(changes, message):
+    with pytest.raises(ValueError) as info:
+        Config(**{"layers": (64, 64, 10), **changes})
+    assert str(info.value) == message
+
+
+def test_config_round_trips_through_dict():
+    cfg = Config(layers=(64, 32, 10), weights="ternary", weight_bits=6, lr_shift=12)
+    assert Config.from_dict(cfg.as_dict()).as_dict() == cfg.as_dict()
+    assert cfg.replace(seed=9).seed == 9 and cfg.scales == cfg.replace(seed=9).scales
