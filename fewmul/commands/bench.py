@@ -11,6 +11,7 @@ __all__ = ["BENCHMARKS", "add_parser"]
 
 #: name -> module of the sub-benchmark.
 BENCHMARKS = {
+    "golden": "fewmul.bench_golden",
     "synth": "fewmul.bench_synth",
 }
 

@@ -1,0 +1,246 @@
+"""``fewmul train``: train an MLP on a bundled data set; JSON results and learning curves.
+
+The loop is :func:`train` (reusable: ``fewmul bench`` and ``fewmul demo`` call it). It drives a
+*trainer* built by a backend from :data:`BACKENDS`: ``golden`` is the bit-exact numpy model
+(:mod:`fewmul.golden.mlp`) or, for ``--arith float`` / ``--weights float``, the float reference
+(:mod:`fewmul.golden.float_ref`). A backend is a function ``(cfg, dataset, options) -> trainer``;
+a trainer has
+
+- ``train_epoch(order)``: one online pass over the training samples ``order`` (indices);
+- ``predict(split, rule)``: labels of ``split`` (``"train"`` / ``"test"``) under ``rule``
+  (``"paper"``: real-valued weights; ``"multiplier_free"``: deterministic signs, integer).
+
+Sample order: epoch ``k`` visits the training set in ``np.random.default_rng(seed)``'s ``k``-th
+permutation (host side; every backend uses the same order).
+"""
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from fewmul.config import ACTIVATIONS, QUANTIZER_MODES, SAMPLING_MODES, Config
+from fewmul.golden import data as datasets
+from fewmul.golden.mlp import INIT_RANGE
+
+__all__ = ["BACKENDS", "DEFAULTS", "TrainOptions", "train", "add_parser", "run", "DEMO_STEPS"]
+
+#: Tuned defaults of a training run (what ``fewmul bench golden`` measures); the datapath
+#: defaults are :class:`fewmul.config.Config`'s.
+DEFAULTS = dict(dataset="digits", hidden=(64,), epochs=20)
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Run-level choices that are not datapath configuration."""
+
+    dataset: str = DEFAULTS["dataset"]
+    epochs: int = DEFAULTS["epochs"]
+    arith: str = "fixed"                 # fixed: bit-exact golden; float: the paper's rule
+    float_weights: bool = False          # plain float SGD baseline (implies arith float)
+    init_range: float = INIT_RANGE
+
+
+class GoldenTrainer:
+    """The bit-exact golden model (``arith fixed``)."""
+
+    def __init__(self, cfg, ds, options):
+        from fewmul.golden.mlp import init_network
+        from fewmul.golden.rng import StreamSet
+        self.cfg, self.ds = cfg, ds
+        self.net = init_network(cfg, init_range=options.init_range)
+        self.streams = StreamSet(cfg.seed)
+
+    def train_epoch(self, order):
+        from fewmul.golden.mlp import train_epoch
+        train_epoch(self.net, self.ds.x_train[order], self.ds.y_train[order], self.streams,
+                    self.cfg)
+
+    def predict(self, split, rule):
+        from fewmul.golden.mlp import predict_fixed, predict_float
+        x = self.ds.x_train if split == "train" else self.ds.x_test
+        return (predict_float if rule == "paper" else predict_fixed)(self.net, x, self.cfg)
+
+
+class FloatRefTrainer:
+    """The float references: plain SGD (``float_weights``) or binary/ternary connect + QBP."""
+
+    def __init__(self, cfg, ds, options):
+        from fewmul.golden.float_ref import FloatNetwork, FloatTrainer
+        from fewmul.golden.mlp import init_network
+        self.ds = ds
+        net = init_network(cfg, init_range=options.init_range)
+        mode = "sgd" if options.float_weights else "connect"
+        self.trainer = FloatTrainer(FloatNetwork(*net.float_weights(cfg)), cfg, mode,
+                                    seed=cfg.seed)
+
+    def train_epoch(self, order):
+        self.trainer.train_epoch(self.ds.float_train[order], self.ds.y_train[order])
+
+    def predict(self, split, rule):
+        x = self.ds.float_train if split == "train" else self.ds.float_test
+        return np.argmax(self.trainer.scores(x, deterministic=rule != "paper"), axis=-1)
+
+
+def golden_backend(cfg, ds, options):
+    if options.arith == "float" or options.float_weights:
+        return FloatRefTrainer(cfg, ds, options)
+    return GoldenTrainer(cfg, ds, options)
+
+
+#: Backend name -> ``(cfg, dataset, options) -> trainer``. Add an entry to add a backend.
+BACKENDS = {"golden": golden_backend}
+
+
+def train(cfg, options=TrainOptions(), backend="golden", progress=False, dataset=None):
+    """Train under ``cfg`` / ``options`` on ``backend``; returns the JSON-ready result dict.
+
+    ``cfg.layers[0]`` and ``cfg.layers[-1]`` are replaced by the data set's input and class
+    counts. ``progress``: show a tqdm bar. ``dataset``: an already loaded
+    :class:`~fewmul.golden.data.Dataset` (to save reloading in benchmarks).
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; not {backend!r}")
+    ds = dataset or datasets.load(options.dataset, cfg)
+    cfg = cfg.replace(layers=(ds.n_features, *cfg.layers[1:-1], ds.n_classes))
+    trainer = BACKENDS[backend](cfg, ds, options)
+    order_rng = np.random.default_rng(cfg.seed)
+    history, wall, cpu = [], 0.0, 0.0
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=options.epochs, unit="epoch", desc=f"train {ds.name}")
+
+    def accuracy(split, rule):
+        labels = ds.y_train if split == "train" else ds.y_test
+        return float(np.mean(trainer.predict(split, rule) == labels))
+
+    for epoch in range(options.epochs):
+        order = order_rng.permutation(len(ds.y_train))
+        started, started_cpu = time.perf_counter(), time.process_time()
+        trainer.train_epoch(order)
+        wall += time.perf_counter() - started
+        cpu += time.process_time() - started_cpu
+        history.append({"epoch": epoch + 1,
+                        "train_accuracy": accuracy("train", "paper"),
+                        "test_accuracy": accuracy("test", "paper"),
+                        "test_accuracy_multiplier_free": accuracy("test", "multiplier_free")})
+        if bar is not None:
+            bar.set_postfix(test=f"{history[-1]['test_accuracy']:.3f}")
+            bar.update()
+    if bar is not None:
+        bar.close()
+    steps = options.epochs * len(ds.y_train)
+    arith = "float" if options.float_weights else options.arith
+    return {
+        "config": {**cfg.as_dict(), "dataset": ds.name, "epochs": options.epochs,
+                   "backend": backend, "arith": arith,
+                   "weights": "float" if options.float_weights else cfg.weights,
+                   "init_range": options.init_range},
+        "epochs": history,
+        "test_accuracy": history[-1]["test_accuracy"] if history else None,
+        "test_accuracy_multiplier_free":
+            history[-1]["test_accuracy_multiplier_free"] if history else None,
+        "samples_per_second": steps / wall if wall else None,
+        "samples_per_cpu_second": steps / cpu if cpu else None,
+    }
+
+
+def plot(result, path):
+    """PNG learning curves (accuracy per epoch) of a :func:`train` result."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from pathlib import Path
+
+    from matplotlib import pyplot as plt
+    epochs = [e["epoch"] for e in result["epochs"]]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, label in (("train_accuracy", "train (paper rule)"),
+                       ("test_accuracy", "test (paper rule)"),
+                       ("test_accuracy_multiplier_free", "test (multiplier-free)")):
+        ax.plot(epochs, [100 * e[key] for e in result["epochs"]], label=label)
+    c = result["config"]
+    ax.set_title(f"{c['dataset']} {'-'.join(map(str, c['layers']))} {c['weights']} "
+                 f"{c['arith']} w{c['weight_bits']}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _config(args):
+    defaults = Config()
+    changes = dict(layers=(defaults.layers[0], *args.hidden, defaults.layers[-1]),
+                   sampling=args.sampling, seed=args.seed, weight_bits=args.weight_bits,
+                   lr_shift=args.lr_shift, activation=args.activation,
+                   quantizer=args.quantizer)
+    if args.weights != "float":
+        changes["weights"] = args.weights
+    return defaults.replace(**changes)
+
+
+def add_parser(sub):
+    defaults = Config()
+    p = sub.add_parser("train", help="train an MLP (bit-exact golden model or float reference)")
+    p.add_argument("--dataset", choices=datasets.DATASETS, default=DEFAULTS["dataset"])
+    p.add_argument("--hidden", type=int, nargs="+", default=list(DEFAULTS["hidden"]),
+                   metavar="N", help="hidden layer sizes (default: %(default)s)")
+    p.add_argument("--weights", choices=("binary", "ternary", "float"), default=defaults.weights,
+                   help="sampled weights, or float: plain SGD baseline (implies --arith float)")
+    p.add_argument("--sampling", choices=SAMPLING_MODES, default=defaults.sampling)
+    p.add_argument("--quantizer", choices=QUANTIZER_MODES, default=defaults.quantizer)
+    p.add_argument("--activation", choices=ACTIVATIONS, default=defaults.activation)
+    p.add_argument("--arith", choices=("fixed", "float"), default="fixed",
+                   help="fixed: bit-exact integer datapath; float: the paper's rule in float64")
+    p.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--weight-bits", type=int, default=defaults.weight_bits)
+    p.add_argument("--lr-shift", type=int, default=defaults.lr_shift,
+                   help="learning rate 2^-LR_SHIFT (default: %(default)s)")
+    p.add_argument("--init-range", type=float, default=INIT_RANGE,
+                   help="initial weights uniform in [-R, R] (default: %(default)s)")
+    p.add_argument("--backend", choices=tuple(BACKENDS), default="golden")
+    p.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    p.add_argument("--plot", metavar="PATH", help="write PNG learning curves")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    from fewmul.results import write_json
+    try:
+        cfg = _config(args)
+    except ValueError as exc:
+        print(f"fewmul train: {exc}")
+        return 2
+    options = TrainOptions(dataset=args.dataset, epochs=args.epochs, arith=args.arith,
+                           float_weights=args.weights == "float", init_range=args.init_range)
+    result = train(cfg, options, backend=args.backend, progress=not args.quiet)
+    c = result["config"]
+    print(f"{c['dataset']} {'-'.join(map(str, c['layers']))} {c['weights']} {c['sampling']} "
+          f"{c['arith']} w{c['weight_bits']}: test accuracy {100 * result['test_accuracy']:.2f} % "
+          f"(multiplier-free {100 * result['test_accuracy_multiplier_free']:.2f} %), "
+          f"{result['samples_per_second']:.0f} samples/s")
+    if args.json:
+        print(f"wrote {write_json(args.json, result)}")
+    if args.plot:
+        print(f"wrote {plot(result, args.plot)}")
+    return 0
+
+
+def _demo(out):
+    options = TrainOptions(dataset="digits", epochs=3)
+    result = train(Config(), options)
+    plot(result, out / "train-digits.png")
+    return (f"digits {'-'.join(map(str, result['config']['layers']))}, {options.epochs} epochs: "
+            f"test {100 * result['test_accuracy']:.1f} %, multiplier-free "
+            f"{100 * result['test_accuracy_multiplier_free']:.1f} %, "
+            f"{result['samples_per_second']:.0f} samples/s")
+
+
+DEMO_STEPS = [("train digits (golden)", _demo)]
