@@ -50,13 +50,18 @@ Commands execute in order and results come out in order; back-pressure on ``resu
 ``cmd`` (never the datapath: results land in an output FIFO that is never overrun).
 """
 
-from amaranth.hdl import Module, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, enum, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from ..config import Config
+from .pe import PE
+from .quantizer import Quantizer
+from .update import UpdateStep, saturating_add, step_width
 
-__all__ = ["Op", "PEArray", "command_layout", "result_layout", "acc_width", "grad_width"]
+__all__ = ["Op", "PEArray", "command_layout", "result_layout", "acc_width", "grad_width",
+           "tree_depth"]
 
 
 class Op(enum.Enum, shape=3):
@@ -106,10 +111,51 @@ def result_layout(cfg):
     })
 
 
+def _adder_tree(m, terms, name):
+    """Registered binary adder tree over ``terms``; returns ``(sum, depth)``."""
+    level = 0
+    while len(terms) > 1:
+        following = []
+        for k in range(0, len(terms) - 1, 2):
+            a, b = terms[k], terms[k + 1]
+            total = Signal(signed(max(len(a), len(b)) + 1), name=f"{name}_l{level}_{k // 2}",
+                           reset_less=True)
+            m.d.sync += total.eq(a + b)
+            following.append(total)
+        if len(terms) % 2:
+            carried = Signal.like(terms[-1], name=f"{name}_l{level}_{len(terms) // 2}",
+                                  reset_less=True)
+            m.d.sync += carried.eq(terms[-1])
+            following.append(carried)
+        terms = following
+        level += 1
+    return terms[0], level
+
+
+def _delayed(m, value, cycles, name):
+    for k in range(cycles):
+        stage = Signal.like(value, name=f"{name}_d{k}", reset_less=True)
+        m.d.sync += stage.eq(value)
+        value = stage
+    return value
+
+
+def tree_depth(n):
+    """Levels of a binary adder tree over ``n`` terms."""
+    return (n - 1).bit_length()
+
+
 class PEArray(wiring.Component):
     """Weight-stationary ``R x C`` array of multiplier-free processing elements.
 
-    Work in progress: the port list above is final, the datapath lands next.
+    Organisation (``docs/array.md``): each :class:`~fewmul.hw.pe.PE` holds one weight and
+    samples its sign with one XOR and one compare; forward products are reduced along each row
+    and backward products along each column by registered binary adder trees (one level per
+    cycle). Each column's weights form a shift chain closed through a *column unit* (a
+    :class:`~fewmul.hw.quantizer.Quantizer`, an :class:`~fewmul.hw.update.UpdateStep` with its
+    barrel shifter, and a saturating adder): UPDATE, LOAD and READ move rows through it one per
+    cycle, so the ``R x C`` PEs need no shifter and no adder of their own. Results go through a
+    FIFO sized so that the datapath never stalls; commands are refused while it could overflow.
     """
 
     def __init__(self, cfg):
@@ -126,7 +172,216 @@ class PEArray(wiring.Component):
     def cfg(self):
         return self._cfg
 
+    @property
+    def rows(self):
+        return self._cfg.array_rows
+
+    @property
+    def cols(self):
+        return self._cfg.array_cols
+
+    @property
+    def tree_depth(self):
+        """Adder-tree levels of the deeper of the row and column trees."""
+        return max(tree_depth(self.cols), tree_depth(self.rows))
+
+    @property
+    def pipeline_depth(self):
+        """Cycles from a FORWARD/BACKWARD handshake to its result entering the output FIFO."""
+        return 3 + self.tree_depth
+
+    @property
+    def latency(self):
+        """Cycles from a FORWARD/BACKWARD handshake on ``cmd`` to ``result.valid`` (idle array,
+        ``result.ready`` high): issue register, product register, ``tree_depth`` tree levels,
+        FIFO write, FIFO output register."""
+        return self.pipeline_depth + 1
+
+    @property
+    def read_latency(self):
+        """Cycles from a READ handshake to ``result.valid`` (idle array)."""
+        return 3
+
+    @property
+    def update_cycles(self):
+        """Cycles a handshaken UPDATE keeps ``cmd.ready`` low: one row per cycle plus 3."""
+        return self.rows + 3
+
+    @property
+    def fifo_depth(self):
+        return self.pipeline_depth + 2
+
+    @property
+    def throughput(self):
+        """FORWARD, BACKWARD, LOAD and READ commands per cycle (UPDATE: 1 per ``update_cycles``)."""
+        return 1
+
     def elaborate(self, platform):
+        cfg = self._cfg
+        rows, cols = self.rows, self.cols
         m = Module()
-        m.d.comb += self.idle.eq(1)
+        cmd = self.cmd.payload
+        accept = Signal()
+        m.d.comb += accept.eq(self.cmd.valid & self.cmd.ready)
+
+        # -- issue registers: what travels along columns (x, -x, u) and rows (δ, -δ, v) ------
+        x_r = [Signal(signed(cfg.act_bits), name=f"x_{j}", reset_less=True) for j in range(cols)]
+        xn_r = [Signal(signed(cfg.act_bits + 1), name=f"x_neg_{j}", reset_less=True)
+                for j in range(cols)]
+        u_r = [Signal(cfg.rand_bits, name=f"u_{j}", reset_less=True) for j in range(cols)]
+        d_r = [Signal(signed(cfg.err_bits), name=f"delta_{i}", reset_less=True)
+               for i in range(rows)]
+        dn_r = [Signal(signed(cfg.err_bits + 1), name=f"delta_neg_{i}", reset_less=True)
+                for i in range(rows)]
+        v_r = [Signal(cfg.rand_bits, name=f"v_{i}", reset_less=True) for i in range(rows)]
+        det_r = Signal(reset_less=True)
+        is_fb = (cmd.op == Op.FORWARD) | (cmd.op == Op.BACKWARD)
+        with m.If(accept & is_fb):
+            m.d.sync += det_r.eq(cmd.deterministic)
+            for j in range(cols):
+                m.d.sync += [x_r[j].eq(cmd.x[j]), xn_r[j].eq(-cmd.x[j]), u_r[j].eq(cmd.u[j])]
+            for i in range(rows):
+                m.d.sync += [d_r[i].eq(cmd.delta[i]), dn_r[i].eq(-cmd.delta[i]),
+                             v_r[i].eq(cmd.v[i])]
+
+        # -- the PE grid and its column shift chains ------------------------------------------
+        rotate = Signal()
+        top_in = [Signal(signed(cfg.weight_bits), name=f"top_in_{j}") for j in range(cols)]
+        pes = [[PE(cfg) for _ in range(cols)] for _ in range(rows)]
+        for i in range(rows):
+            for j in range(cols):
+                pe = pes[i][j]
+                m.submodules[f"pe_{i}_{j}"] = pe
+                m.d.comb += [
+                    pe.weight_in.eq(pes[i + 1][j].weight if i + 1 < rows else top_in[j]),
+                    pe.rotate.eq(rotate),
+                    pe.u.eq(u_r[j]), pe.v.eq(v_r[i]), pe.deterministic.eq(det_r),
+                    pe.x.eq(x_r[j]), pe.x_neg.eq(xn_r[j]),
+                    pe.delta.eq(d_r[i]), pe.delta_neg.eq(dn_r[i]),
+                ]
+        row0 = [pes[0][j].weight for j in range(cols)]
+
+        # -- row and column adder trees, equalised to the same depth ---------------------------
+        depth = self.tree_depth
+        acc = []
+        for i in range(rows):
+            total, levels = _adder_tree(m, [pes[i][j].forward for j in range(cols)], f"acc{i}")
+            acc.append(_delayed(m, total, depth - levels, f"acc{i}"))
+        grad = []
+        for j in range(cols):
+            total, levels = _adder_tree(m, [pes[i][j].backward for i in range(rows)], f"grad{j}")
+            grad.append(_delayed(m, total, depth - levels, f"grad{j}"))
+
+        # valid / op pipeline: issue, product, tree levels
+        stages = 2 + depth
+        valid = Signal(stages)
+        backward = Signal(stages)
+        m.d.sync += [valid.eq(Cat(accept & is_fb, valid[:-1])),
+                     backward.eq(Cat(cmd.op == Op.BACKWARD, backward[:-1]))]
+
+        # -- LOAD / READ: one row through the chain per command, one cycle after it -----------
+        row_op = Signal()
+        row_read = Signal()
+        load_row = [Signal(signed(cfg.weight_bits), name=f"load_{j}", reset_less=True)
+                    for j in range(cols)]
+        is_row = (cmd.op == Op.LOAD) | (cmd.op == Op.READ)
+        m.d.sync += [row_op.eq(accept & is_row), row_read.eq(cmd.op == Op.READ)]
+        with m.If(accept & (cmd.op == Op.LOAD)):
+            m.d.sync += [load_row[j].eq(cmd.weights[j]) for j in range(cols)]
+
+        # -- UPDATE: quantize once, then one row per cycle through the column units ------------
+        neg_r = [Signal(name=f"q_negative_{j}", reset_less=True) for j in range(cols)]
+        shift_r = [Signal(range(cfg.max_shift + 1), name=f"q_shift_{j}", reset_less=True)
+                   for j in range(cols)]
+        zero_r = [Signal(name=f"q_zero_{j}", reset_less=True) for j in range(cols)]
+        u2_r = [Signal(cfg.rand_bits, name=f"u2_{j}", reset_less=True) for j in range(cols)]
+        # δ and v' of the rows shift towards row 0 in step with the weights (no R:1 mux)
+        ud_r = [Signal(signed(cfg.err_bits), name=f"upd_delta_{i}", reset_less=True)
+                for i in range(rows)]
+        v2_r = [Signal(cfg.rand_bits, name=f"v2_{i}", reset_less=True) for i in range(rows)]
+        is_update = cmd.op == Op.UPDATE
+        for j in range(cols):
+            quantizer = Quantizer(cfg)
+            m.submodules[f"quantizer_{j}"] = quantizer
+            m.d.comb += [quantizer.x.eq(cmd.x[j]), quantizer.rand.eq(cmd.q[j])]
+            with m.If(accept & is_update):
+                m.d.sync += [neg_r[j].eq(quantizer.negative), shift_r[j].eq(quantizer.shift),
+                             zero_r[j].eq(quantizer.is_zero), u2_r[j].eq(cmd.u2[j])]
+        with m.If(accept & is_update):
+            m.d.sync += [ud_r[i].eq(cmd.delta[i]) for i in range(rows)]
+            m.d.sync += [v2_r[i].eq(cmd.v2[i]) for i in range(rows)]
+
+        selecting = Signal()                                     # row counter running
+        row_index = Signal(range(rows))
+        sel_valid = Signal()
+        sel_delta = Signal(signed(cfg.err_bits), reset_less=True)
+        sel_v2 = Signal(cfg.rand_bits, reset_less=True)
+        step_valid = Signal()
+        m.d.sync += [sel_valid.eq(selecting), step_valid.eq(sel_valid)]
+        with m.If(accept & is_update):
+            m.d.sync += [selecting.eq(1), row_index.eq(0)]
+        with m.If(selecting):
+            m.d.sync += [sel_delta.eq(ud_r[0]), sel_v2.eq(v2_r[0])]
+            m.d.sync += [ud_r[i].eq(ud_r[i + 1]) for i in range(rows - 1)]
+            m.d.sync += [v2_r[i].eq(v2_r[i + 1]) for i in range(rows - 1)]
+            m.d.sync += row_index.eq(row_index + 1)
+            with m.If(row_index == rows - 1):
+                m.d.sync += selecting.eq(0)
+        steps = []
+        for j in range(cols):
+            unit = UpdateStep(cfg)
+            m.submodules[f"update_step_{j}"] = unit
+            step = Signal(signed(step_width(cfg)), name=f"step_{j}", reset_less=True)
+            m.d.comb += [unit.delta.eq(sel_delta), unit.negative.eq(neg_r[j]),
+                         unit.shift.eq(shift_r[j]), unit.is_zero.eq(zero_r[j]),
+                         unit.rand.eq(u2_r[j] ^ sel_v2)]
+            m.d.sync += step.eq(unit.step)
+            steps.append(step)
+
+        # -- the column units close the chains -------------------------------------------------
+        m.d.comb += rotate.eq(row_op | step_valid)
+        for j in range(cols):
+            updated = saturating_add(m, row0[j], steps[j], cfg.weight_bits)
+            m.d.comb += top_in[j].eq(Mux(step_valid, updated,
+                                         Mux(row_read, row0[j], load_row[j])))
+
+        # -- output FIFO: F/B results from the trees, READ rows from the chain ----------------
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=result_layout(cfg).size,
+                                                    depth=self.fifo_depth)
+        entry = Signal(result_layout(cfg))
+        fb_done = valid[-1]
+        read_done = row_op & row_read
+        m.d.comb += [
+            entry.op.eq(Mux(read_done, Op.READ, Mux(backward[-1], Op.BACKWARD, Op.FORWARD))),
+            fifo.w_en.eq(fb_done | read_done),
+            fifo.w_data.eq(entry.as_value()),
+        ]
+        m.d.comb += [entry.acc[i].eq(acc[i]) for i in range(rows)]
+        m.d.comb += [entry.grad[j].eq(grad[j]) for j in range(cols)]
+        m.d.comb += [entry.weights[j].eq(row0[j]) for j in range(cols)]
+        m.d.comb += [
+            self.result.payload.eq(fifo.r_data),
+            self.result.valid.eq(fifo.r_rdy),
+            fifo.r_en.eq(self.result.ready),
+        ]
+
+        # -- flow control -----------------------------------------------------------------------
+        in_flight = Signal(range(self.fifo_depth + 1))            # accepted, not yet in the FIFO
+        produces = is_fb | (cmd.op == Op.READ)
+        m.d.sync += in_flight.eq(in_flight + (accept & produces) - fifo.w_en)
+        room = fifo.level + in_flight < self.fifo_depth
+        busy = selecting | sel_valid | step_valid
+        fb_pending = valid.any()
+        with m.If(~busy):
+            with m.Switch(cmd.op):
+                with m.Case(Op.FORWARD, Op.BACKWARD):
+                    m.d.comb += self.cmd.ready.eq(room)
+                with m.Case(Op.READ):
+                    m.d.comb += self.cmd.ready.eq(room & ~fb_pending)
+                with m.Case(Op.LOAD, Op.UPDATE):
+                    m.d.comb += self.cmd.ready.eq(1)
+                with m.Default():                                  # undefined op: dropped
+                    m.d.comb += self.cmd.ready.eq(1)
+        m.d.comb += self.idle.eq(~busy & ~fb_pending & ~row_op & (in_flight == 0)
+                                 & (fifo.level == 0))
         return m

@@ -1,0 +1,370 @@
+"""cocotb testbench: ``fewmul.hw.array.PEArray`` against ``fewmul.golden.array.ArrayModel``.
+
+The testbench owns the clock and reset, a command driver (random idle gaps), a result driver of
+``ready`` (random back-pressure), monitors of both streams, and a scoreboard: the commands seen
+accepted are replayed on the golden model at the end of each batch, and its results are compared
+with the results seen leaving the array, in order, bit for bit. Python wakes twice a cycle and
+the golden model runs once per batch.
+"""
+
+import cocotb
+import numpy as np
+from amaranth.hdl import Shape
+from amaranth.lib import data
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+
+from fewmul.config import Config
+from fewmul.golden.array import OPS, ArrayModel
+from fewmul.hw.array import command_layout, result_layout
+from fewmul.sim.runner import testbench_params, volume
+from fewmul.sim.tb_common import Scoreboard
+
+_COMMAND_FIELDS = ("x", "u", "q", "u2", "weights", "delta", "v", "v2")
+
+
+class PayloadCodec:
+    """Packs command dicts into ``cmd.payload`` integers; unpacks ``result.payload``."""
+
+    def __init__(self, layout):
+        self.fields = {}
+        for name, field in layout:
+            shape = field.shape
+            if isinstance(shape, data.ArrayLayout):
+                elem = Shape.cast(shape.elem_shape)
+                width, signed, count = elem.width, elem.signed, shape.length
+            else:
+                width, signed, count = Shape.cast(shape).width, Shape.cast(shape).signed, None
+            self.fields[name] = (field.offset, width, signed, count)
+
+    def pack(self, values):
+        word = 0
+        for name, value in values.items():
+            offset, width, _, count = self.fields[name]
+            mask = (1 << width) - 1
+            if count is None:
+                word |= (int(value) & mask) << offset
+            else:
+                for k, item in enumerate(value):
+                    word |= (int(item) & mask) << (offset + k * width)
+        return word
+
+    def unpack(self, word, name):
+        offset, width, signed, count = self.fields[name]
+        mask = (1 << width) - 1
+        items = [(word >> (offset + k * width)) & mask for k in range(count or 1)]
+        if signed:
+            items = [v - (1 << width) if v >> (width - 1) else v for v in items]
+        return items if count is not None else items[0]
+
+
+class CommandDriver:
+    """Offers queued commands on ``cmd``, with ``idle`` probability of an empty cycle."""
+
+    def __init__(self, dut, codec, rng, idle):
+        self.dut, self.codec, self.rng, self.idle = dut, codec, rng, idle
+        self.queue = []
+        self.position = 0
+        self.offered = None
+
+    def load(self, commands):
+        self.queue = commands
+        self.position = 0
+
+    @property
+    def done(self):
+        return self.position >= len(self.queue) and self.offered is None
+
+    def drive(self):
+        """After a falling edge: keep the offered command, or offer the next one (or idle)."""
+        if self.offered is None and self.position < len(self.queue):
+            if self.idle and self.rng.random() < self.idle:
+                self.dut.cmd__valid.value = 0
+                return
+            self.offered = self.queue[self.position]
+            self.position += 1
+            self.dut.cmd__payload.value = self.codec.pack(self.offered["packed"])
+            self.dut.cmd__valid.value = 1
+        elif self.offered is None:
+            self.dut.cmd__valid.value = 0
+
+    def sample(self, accepted):
+        """After ReadOnly: returns the command accepted at the coming edge, if any."""
+        if self.offered is not None and accepted:
+            command, self.offered = self.offered, None
+            return command
+        return None
+
+
+class ResultMonitor:
+    """Drives ``result.ready`` (``backpressure`` probability of low) and records results."""
+
+    def __init__(self, dut, codec, rng, backpressure):
+        self.dut, self.codec, self.rng, self.backpressure = dut, codec, rng, backpressure
+        self.results = []
+        self.ready = 1
+
+    def drive(self):
+        self.ready = 0 if self.backpressure and self.rng.random() < self.backpressure else 1
+        self.dut.result__ready.value = self.ready
+
+    def sample(self):
+        if self.ready and int(self.dut.result__valid.value):
+            value = self.dut.result__payload.value
+            if not value.is_resolvable:
+                raise AssertionError(f"result.payload has X/Z bits while valid: {value}")
+            word = value.to_unsigned()
+            op = OPS[self.codec.unpack(word, "op")]
+            field = {"FORWARD": "acc", "BACKWARD": "grad", "READ": "weights"}[op]
+            self.results.append({"op": op, field: self.codec.unpack(word, field)})
+
+
+class ArrayTestbench:
+    def __init__(self, dut, params):
+        self.dut = dut
+        self.cfg = Config.from_dict(params["cfg"])
+        self.rng = np.random.default_rng(params["seed"])
+        self.cmd_codec = PayloadCodec(command_layout(self.cfg))
+        self.result_codec = PayloadCodec(result_layout(self.cfg))
+        self.driver = CommandDriver(dut, self.cmd_codec, self.rng, params.get("idle", 0.0))
+        self.monitor = ResultMonitor(dut, self.result_codec, self.rng,
+                                     params.get("backpressure", 0.0))
+        self.model = ArrayModel(self.cfg)
+        self.scoreboard = Scoreboard("array", dut._log)
+        self.accepted = []
+        self.cycle = 0
+        self.accept_cycles = []
+        self.result_cycles = []
+
+    async def start(self):
+        dut = self.dut
+        dut.cmd__valid.value = 0
+        dut.cmd__payload.value = 0
+        dut.result__ready.value = 0
+        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        dut.rst.value = 1
+        for _ in range(2):
+            await RisingEdge(dut.clk)
+        await FallingEdge(dut.clk)
+        dut.rst.value = 0
+
+    async def run(self, commands, drain_cycles=None):
+        """Play ``commands`` until all are accepted and every result is out; then score."""
+        self.driver.load(commands)
+        expected = sum(c["op"] in ("FORWARD", "BACKWARD", "READ") for c in commands)
+        before = len(self.monitor.results)
+        limit = drain_cycles or (len(commands) * (self.cfg.array_rows + 8) + 200) * 4
+        dut = self.dut
+        for _ in range(limit):
+            self.driver.drive()
+            self.monitor.drive()
+            await ReadOnly()
+            accepted = int(dut.cmd__valid.value) and int(dut.cmd__ready.value)
+            command = self.driver.sample(accepted)
+            if command is not None:
+                self.accepted.append(command)
+                self.accept_cycles.append(self.cycle)
+            count = len(self.monitor.results)
+            self.monitor.sample()
+            if len(self.monitor.results) > count:
+                self.result_cycles.append(self.cycle)
+            await FallingEdge(dut.clk)
+            self.cycle += 1
+            if self.driver.done and len(self.monitor.results) - before >= expected:
+                break
+        dut.cmd__valid.value = 0
+        self.score(commands, self.monitor.results[before:])
+
+    def score(self, commands, results):
+        want = [r for r in (self.model.execute(c) for c in commands) if r is not None]
+        assert len(results) == len(want), (
+            f"array: {len(results)} results for {len(want)} expected (commands stuck?)")
+        got_rows, want_rows, stim = {}, {}, {}
+        for k, (g, w) in enumerate(zip(results, want, strict=True)):
+            field = next(f for f in w if f != "op")
+            ok_op = g["op"] == w["op"]
+            got_rows[k] = (ok_op, list(g.get(field, [])))
+            want_rows[k] = (True, [int(v) for v in w[field]])
+            stim[k] = w["op"]
+        keys = list(got_rows)
+        self.scoreboard.compare(
+            {"index": np.array(keys), "op": np.array([stim[k] for k in keys])},
+            {"match": np.array([got_rows[k] == want_rows[k] for k in keys], dtype=np.int64)},
+            {"match": np.ones(len(keys), dtype=np.int64)})
+        # Commands without a result (UPDATE, LOAD) are checked through later READs/FORWARDs;
+        # count them as checked transactions too.
+        self.scoreboard.checked += len(commands) - len(want)
+        if self.scoreboard.failures and not getattr(self, "_reported", False):
+            self._reported = True
+            bad = [k for k in keys if got_rows[k] != want_rows[k]][:3]
+            self.dut._log.error("first mismatches: %s",
+                                [(stim[k], got_rows[k], want_rows[k]) for k in bad])
+
+    # -- stimulus ---------------------------------------------------------------------------
+
+    def command(self, op, **fields):
+        """A command dict: ``op`` and its fields, filled with random values where missing."""
+        cfg, rng = self.cfg, self.rng
+        rows, cols, top = cfg.array_rows, cfg.array_cols, 1 << cfg.rand_bits
+        half_x, half_w, half_e = 1 << cfg.act_frac, 1 << cfg.weight_frac, 1 << (cfg.err_bits - 1)
+        values = {"op": op, "deterministic": 0}
+        need = {"FORWARD": ("x", "u", "v"), "BACKWARD": ("delta", "u", "v"),
+                "UPDATE": ("x", "q", "u2", "delta", "v2"), "LOAD": ("weights",),
+                "READ": ()}[op]
+        for name in need:
+            if name in fields:
+                continue
+            if name == "x":
+                fields[name] = rng.integers(-half_x, half_x, cols)
+            elif name == "weights":
+                fields[name] = rng.integers(-half_w, half_w, cols)
+            elif name == "delta":
+                fields[name] = rng.integers(-half_e, half_e, rows)
+            else:
+                fields[name] = rng.integers(0, top, rows if name in ("v", "v2") else cols)
+        values.update(fields)
+        packed = {"op": OPS.index(op), "deterministic": values["deterministic"]}
+        packed.update({k: v for k, v in values.items() if k in _COMMAND_FIELDS})
+        values["packed"] = packed
+        return values
+
+    def load_tile(self, tile):
+        return [self.command("LOAD", weights=row) for row in tile]
+
+    def read_tile(self):
+        return [self.command("READ") for _ in range(self.cfg.array_rows)]
+
+    def random_tile(self, kind="uniform"):
+        cfg, rng = self.cfg, self.rng
+        shape = (cfg.array_rows, cfg.array_cols)
+        one = 1 << cfg.weight_frac
+        if kind == "rails":
+            return np.where(rng.random(shape) < 0.5, -one, one - 1) + rng.integers(-3, 4, shape)
+        if kind == "small":
+            return rng.integers(-(one >> 3), one >> 3, shape)
+        return rng.integers(-one, one, shape)
+
+    def random_program(self, n):
+        """``n`` commands: a tile load, then a random mix; UPDATE and READ sweeps included."""
+        cfg, rng = self.cfg, self.rng
+        program = self.load_tile(np.clip(self.random_tile(rng.choice(["uniform", "rails",
+                                                                        "small"])),
+                                         -(1 << cfg.weight_frac), (1 << cfg.weight_frac) - 1))
+        while len(program) < n:
+            pick = rng.random()
+            if pick < 0.38:
+                program.append(self.command("FORWARD", deterministic=int(rng.random() < 0.2)))
+            elif pick < 0.76:
+                program.append(self.command("BACKWARD", deterministic=int(rng.random() < 0.2)))
+            elif pick < 0.84:
+                program.append(self.command("UPDATE"))
+            elif pick < 0.90:
+                program += self.read_tile()
+            elif pick < 0.95:
+                program.append(self.command("READ"))
+            else:
+                program.append(self.command("LOAD"))
+        return program
+
+    def step_program(self):
+        """One training step on the tile: FORWARD, BACKWARD with the same draws, UPDATE."""
+        fwd = self.command("FORWARD")
+        bwd = self.command("BACKWARD", u=fwd["u"], v=fwd["v"])
+        upd = self.command("UPDATE", x=fwd["x"])
+        return [fwd, bwd, upd]
+
+    def corner_program(self):
+        cfg = self.cfg
+        rows, cols = cfg.array_rows, cfg.array_cols
+        one = 1 << cfg.weight_frac
+        x_lo, x_hi = -(1 << cfg.act_frac), (1 << cfg.act_frac) - 1
+        e_lo, e_hi = -(1 << (cfg.err_bits - 1)), (1 << (cfg.err_bits - 1)) - 1
+        top = (1 << cfg.rand_bits) - 1
+        zeros_r, zeros_c = np.zeros(rows, dtype=np.int64), np.zeros(cols, dtype=np.int64)
+        program = []
+        tiles = [np.full((rows, cols), -one), np.full((rows, cols), one - 1),
+                 np.zeros((rows, cols), dtype=np.int64),
+                 np.tile(np.array([-one, one - 1]), (rows, cols))[:, :cols]]
+        if rows > 1:                                       # an all-zero ternary row in the middle
+            mixed = self.random_tile()
+            mixed[rows // 2] = 0
+            tiles.append(mixed)
+        for tile in tiles:
+            program += self.load_tile(tile)
+            for x in (np.full(cols, x_lo), np.full(cols, x_hi), zeros_c):
+                for u, v in ((zeros_c, zeros_r), (np.full(cols, top), zeros_r)):
+                    for det in (0, 1):
+                        program.append(self.command("FORWARD", x=x, u=u, v=v,
+                                                    deterministic=det))
+            for delta in (np.full(rows, e_lo), np.full(rows, e_hi), zeros_r):
+                program.append(self.command("BACKWARD", delta=delta, u=zeros_c, v=zeros_r))
+                program.append(self.command("BACKWARD", delta=delta, u=zeros_c,
+                                            v=np.full(rows, top), deterministic=1))
+            program += self.read_tile()
+        # saturation both ways: weights at the rails pushed outwards by the largest steps
+        for sign in (1, -1):
+            program += self.load_tile(np.full((rows, cols), one - 1 if sign > 0 else -one))
+            for x, delta in ((np.full(cols, x_hi), np.full(rows, e_hi if sign > 0 else e_lo)),
+                             (np.full(cols, x_lo), np.full(rows, e_lo if sign > 0 else e_hi)),
+                             (zeros_c, np.full(rows, e_hi))):
+                program.append(self.command("UPDATE", x=x, delta=delta,
+                                            q=np.full(cols, top), u2=zeros_c, v2=zeros_r))
+                program += self.read_tile()
+        return program
+
+    def check(self):
+        self.scoreboard.check()
+
+
+@cocotb.test()
+async def latency(dut):
+    """An idle array answers FORWARD after ``latency`` cycles and READ after ``read_latency``."""
+    params = testbench_params()
+    tb = ArrayTestbench(dut, {**params, "idle": 0.0, "backpressure": 0.0})
+    await tb.start()
+    await tb.run(tb.load_tile(tb.random_tile()))         # weights are reset-less: load first
+    got = []
+    for op in ("FORWARD", "READ"):
+        for _ in range(3):                                # let the array settle idle
+            await FallingEdge(dut.clk)
+            tb.cycle += 1
+        accepts = len(tb.accept_cycles)
+        results = len(tb.result_cycles)
+        await tb.run([tb.command(op)])
+        got.append(tb.result_cycles[results] - tb.accept_cycles[accepts])
+    want = [params["latency"], params["read_latency"]]
+    assert got == want, f"latency (FORWARD, READ): got {got}, want {want}"
+    tb.check()
+
+
+@cocotb.test()
+async def corners(dut):
+    tb = ArrayTestbench(dut, testbench_params())
+    await tb.start()
+    await tb.run(tb.corner_program())
+    tb.check()
+
+
+@cocotb.test()
+async def training_steps(dut):
+    """Forward, backward with the forward's draws, update: the sequence of a training step."""
+    params = testbench_params()
+    tb = ArrayTestbench(dut, params)
+    await tb.start()
+    program = tb.load_tile(tb.random_tile())
+    for _ in range(max(1, int(params["transactions"] * volume()) // 12)):
+        program += tb.step_program()
+    program += tb.read_tile()
+    await tb.run(program)
+    tb.check()
+
+
+@cocotb.test()
+async def random_mix(dut):
+    params = testbench_params()
+    tb = ArrayTestbench(dut, params)
+    await tb.start()
+    total = int(params["transactions"] * volume())
+    while tb.scoreboard.checked < total:
+        await tb.run(tb.random_program(min(2000, total)))
+    tb.check()
