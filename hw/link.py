@@ -1,0 +1,488 @@
+"""Host link: frame receiver, command decoder and frame transmitter (``docs/protocol.md``).
+
+:class:`Link` sits between a byte stream from the host (a :class:`fewmul.hw.uart.UARTRx`) and a
+byte stream back (a :class:`fewmul.hw.uart.UARTTx`). It serves PING, LOAD, READ and STATUS
+itself through a word-addressed memory port (:data:`memory_signature`) and forwards RESET, SEED,
+TRAIN, PREDICT and COUNTERS to an engine through :data:`engine_signature`. Opcodes, error codes,
+framing and the CRC come from ``fewmul.host`` and ``fewmul.golden.crc`` (the host driver's own
+definitions), so the two sides cannot disagree.
+
+Design: one FSM, stop-and-wait. A frame is received whole into a payload buffer (a
+``lib.memory.Memory`` of ``max_payload`` bytes) and checked (CRC, opcode, length, region, address)
+before anything is executed, so a malformed frame never touches the memory or the engine. The
+response is then built (READ words and engine answers go into the same buffer) and sent with its
+CRC computed on the fly. The input is always ready: bytes that arrive while the link executes or
+answers are counted (``DROPPED_BYTES``) and discarded, so a misbehaving host can never stall the
+UART. Every frame that starts with SYNC gets exactly one response:
+
+- complete frame: one OK or error response;
+- line idle for ``timeout_cycles`` inside a frame: ``TIMEOUT``;
+- length above ``max_payload``: the rest is discarded until the line is idle for
+  ``timeout_cycles``, then ``OVERSIZE`` (its end cannot be found, so no resynchronisation is
+  attempted inside it).
+"""
+
+from amaranth.hdl import Array, Cat, Const, Module, Signal
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from fewmul.golden.crc import INIT as CRC_INIT
+from fewmul.host import (
+    ERROR_OPCODE,
+    N_COUNTERS,
+    RESPONSE_FLAG,
+    SYNC,
+    VERSION,
+    Counter,
+    ErrorCode,
+    Opcode,
+    PingInfo,
+    word_bytes,
+)
+
+from .crc import crc16_next
+
+__all__ = ["Link", "memory_signature", "engine_signature", "MemoryCommand", "EngineCommand",
+           "EngineResponse", "ADDRESS_BITS"]
+
+#: Width of a word address inside a region (the frames' LE16 address field).
+ADDRESS_BITS = 16
+
+
+def MemoryCommand(word_bits, n_regions):
+    """Payload of the memory command stream: one word write, or a read of one word."""
+    return data.StructLayout({
+        "write": 1,
+        "region": max(1, (n_regions - 1).bit_length()),
+        "address": ADDRESS_BITS,
+        "data": word_bits,
+    })
+
+
+def memory_signature(word_bits, n_regions):
+    """The link's memory port (the link is the initiator; a target uses ``.flip()``).
+
+    ``cmd``: one command per transfer. A read command (``write == 0``) is answered by exactly
+    one word on ``rdata``, in order, after any latency; a write produces nothing. The link
+    waits for each read's answer before issuing the next command.
+    """
+    return wiring.Signature({
+        "cmd": Out(stream.Signature(MemoryCommand(word_bits, n_regions))),
+        "rdata": In(stream.Signature(word_bits)),
+    })
+
+
+#: Engine command: the request opcode (an engine opcode of ``fewmul.host``) and payload length.
+EngineCommand = data.StructLayout({"opcode": 8, "length": 16})
+#: Engine answer bytes: the first is a status (an ``ErrorCode``, 0 = OK), the rest the response
+#: payload; ``last`` marks the final byte (a status-only answer is one byte with ``last``).
+EngineResponse = data.StructLayout({"data": 8, "last": 1})
+
+
+def engine_signature():
+    """The link's engine port (the link is the initiator; an engine uses ``.flip()``).
+
+    Per engine frame: one ``cmd`` transfer, then exactly ``cmd.length`` payload bytes on
+    ``arg``, then the engine's answer on ``resp`` (status byte first, ``last`` on the final
+    byte). Answer bytes beyond ``max_payload`` are discarded. The link does not time the engine
+    out: the engine must answer every command in bounded time.
+    """
+    return wiring.Signature({
+        "cmd": Out(stream.Signature(EngineCommand)),
+        "arg": Out(stream.Signature(8)),
+        "resp": In(stream.Signature(EngineResponse)),
+    })
+
+
+# sources of a response payload
+_SRC_BUFFER, _SRC_PING, _SRC_STATUS, _SRC_ERROR = range(4)
+_STATUS_BYTES = 4 * N_COUNTERS
+
+
+def _check_int(name, value, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be an integer in [{lo}, {hi}], not {value!r}")
+
+
+class Link(wiring.Component):
+    """Framed command link (``docs/protocol.md``).
+
+    Parameters
+    ----------
+    word_bits : int
+        Width of a memory word (weights and biases: ``Config.weight_bits``); on the wire each
+        word takes ``ceil(word_bits / 8)`` bytes, little-endian.
+    depths : tuple of int
+        Words in each region (the frames' "layer" field); ``fewmul.host.memory_map`` gives the
+        engine's map. At most 255 regions of at most 65535 words.
+    max_payload : int
+        Largest payload accepted or sent (the buffer size in bytes); at least the PING and
+        STATUS responses (44 bytes).
+    timeout_cycles : int
+        Idle clocks inside a frame after which it is dropped as truncated. Pick a few byte times
+        of the UART: ``timeout_cycles >= 20 * divisor``.
+
+    Ports
+    -----
+    i : In(stream.Signature(8))
+        Request bytes; always ready.
+    o : Out(stream.Signature(8))
+        Response bytes.
+    mem : Out(memory_signature(word_bits, len(depths)))
+    engine : Out(engine_signature())
+
+    Timing: a response starts within ``timeout_cycles`` of the last byte of a truncated or
+    oversized frame, and after ``5 + (2 * word_bytes + 1) * count`` (LOAD),
+    ``(word_bytes + 3) * count`` plus the memory's read latency (READ) or ``2 * length`` plus the
+    engine's time (engine commands) after a complete frame; sending it takes
+    ``2 * (length + 6)`` clocks when ``o`` is always ready.
+    """
+
+    def __init__(self, *, word_bits, depths, max_payload=256, timeout_cycles=1000):
+        _check_int("word_bits", word_bits, 1, 32)
+        if (not isinstance(depths, tuple) or not 1 <= len(depths) <= 255
+                or any(isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= 0xFFFF
+                       for d in depths)):
+            raise ValueError(f"depths must be a tuple of 1 to 255 integers in [1, 65535], "
+                             f"not {depths!r}")
+        ping_bytes = 5 + 2 * len(depths)
+        _check_int("max_payload", max_payload, max(_STATUS_BYTES, ping_bytes), 0xFFFF)
+        _check_int("timeout_cycles", timeout_cycles, 2, 2**24)
+        self._word_bits = word_bits
+        self._depths = depths
+        self._max_payload = max_payload
+        self._timeout_cycles = timeout_cycles
+        super().__init__({
+            "i": In(stream.Signature(8)),
+            "o": Out(stream.Signature(8)),
+            "mem": Out(memory_signature(word_bits, len(depths))),
+            "engine": Out(engine_signature()),
+        })
+
+    @property
+    def word_bits(self):
+        return self._word_bits
+
+    @property
+    def word_bytes(self):
+        return word_bytes(self._word_bits)
+
+    @property
+    def depths(self):
+        return self._depths
+
+    @property
+    def max_payload(self):
+        return self._max_payload
+
+    @property
+    def timeout_cycles(self):
+        return self._timeout_cycles
+
+    @property
+    def ping_info(self):
+        """What PING answers (``fewmul.host.PingInfo``)."""
+        return PingInfo(VERSION, self._word_bits, self._max_payload, self._depths)
+
+    def elaborate(self, platform):
+        m = Module()
+        wb = self.word_bytes
+        max_payload = self._max_payload
+        n_regions = len(self._depths)
+
+        m.submodules.buffer = buffer = memory.Memory(shape=8, depth=max_payload, init=[])
+        buf_w = buffer.write_port()
+        buf_r = buffer.read_port()
+
+        take = Signal()
+        m.d.comb += [self.i.ready.eq(1), take.eq(self.i.valid)]
+        byte_in = self.i.payload
+
+        opcode = Signal(8)
+        length = Signal(16)
+        pointer = Signal(16)                      # buffer byte index
+        header = Signal(40)                       # first 5 payload bytes: region, address, count
+        region, address_field, count = header[0:8], header[8:24], header[24:40]
+        crc = Signal(16, init=CRC_INIT)
+        timer = Signal(range(self._timeout_cycles))
+        code = Signal(8)
+        resp_opcode = Signal(8)
+        resp_length = Signal(16)
+        resp_source = Signal(2)
+        position = Signal(16)                     # byte of the response frame being sent
+        tx_crc = Signal(16)
+        address = Signal(ADDRESS_BITS)
+        remaining = Signal(16)
+        word = Signal(8 * wb)
+        byte_index = Signal(range(wb))
+        first = Signal()
+        counters = [Signal(32, name=f"count_{c.name.lower()}") for c in Counter]
+
+        m.d.comb += buf_r.addr.eq(pointer)
+
+        def respond_ok(payload_length, source=_SRC_BUFFER):
+            m.d.sync += [code.eq(ErrorCode.OK), resp_opcode.eq(opcode | RESPONSE_FLAG),
+                         resp_length.eq(payload_length), resp_source.eq(source)]
+            m.next = "TX_START"
+
+        def respond_error(error):
+            m.d.sync += [code.eq(error), resp_opcode.eq(ERROR_OPCODE), resp_length.eq(2),
+                         resp_source.eq(_SRC_ERROR)]
+            m.next = "TX_START"
+
+        # -- checks of a received frame (DECODE) --------------------------------------------
+        depth = Array(Const(d, 17) for d in self._depths)[region[:max(1, (n_regions - 1)
+                                                                      .bit_length())]]
+        region_ok = region < n_regions
+        address_ok = (address_field + count) <= depth
+        count_bytes = count * wb
+        load_length_ok = (count != 0) & (length == count_bytes + 5)
+        read_length_ok = (count != 0) & (length == 5) & (count_bytes <= max_payload)
+
+        # -- response payload bytes ---------------------------------------------------------
+        data_index = Signal(16)
+        m.d.comb += data_index.eq(position - 4)
+        ping_bytes = Array(Const(b, 8) for b in self.ping_info.encode())
+        status_bytes = Array(c[8 * k:8 * k + 8] for c in counters for k in range(4))
+        error_bytes = Array([opcode, code])
+        payload_byte = Array([buf_r.data, ping_bytes[data_index], status_bytes[data_index],
+                              error_bytes[data_index[0]]])[resp_source]
+        frame_byte = Signal(8)
+        with m.If(position == 0):
+            m.d.comb += frame_byte.eq(SYNC)
+        with m.Elif(position == 1):
+            m.d.comb += frame_byte.eq(resp_opcode)
+        with m.Elif(position == 2):
+            m.d.comb += frame_byte.eq(resp_length[:8])
+        with m.Elif(position == 3):
+            m.d.comb += frame_byte.eq(resp_length[8:])
+        with m.Elif(data_index < resp_length):
+            m.d.comb += frame_byte.eq(payload_byte)
+        with m.Elif(data_index == resp_length):
+            m.d.comb += frame_byte.eq(tx_crc[8:])
+        with m.Else():
+            m.d.comb += frame_byte.eq(tx_crc[:8])
+
+        receiving = Signal()
+        timed_out = Signal()
+        m.d.comb += timed_out.eq(~take & (timer == self._timeout_cycles - 1))
+        with m.If(receiving):
+            m.d.sync += timer.eq(0)
+            with m.If(~take):
+                m.d.sync += timer.eq(timer + 1)
+
+        def receive(timeout_error=ErrorCode.TIMEOUT):
+            """Common to the states inside a frame: input counted as received, idle timeout."""
+            m.d.comb += receiving.eq(1)
+            with m.If(timed_out):
+                respond_error(timeout_error)
+
+        with m.FSM(name="link") as fsm:
+            with m.State("HUNT"):
+                m.d.comb += receiving.eq(1)
+                with m.If(take & (byte_in == SYNC)):
+                    m.d.sync += [crc.eq(CRC_INIT), opcode.eq(0), timer.eq(0)]
+                    m.next = "OPCODE"
+
+            with m.State("OPCODE"):
+                receive()
+                with m.If(take):
+                    m.d.sync += [opcode.eq(byte_in), crc.eq(crc16_next(crc, byte_in))]
+                    m.next = "LENGTH_LO"
+            with m.State("LENGTH_LO"):
+                receive()
+                with m.If(take):
+                    m.d.sync += [length[:8].eq(byte_in), crc.eq(crc16_next(crc, byte_in))]
+                    m.next = "LENGTH_HI"
+            with m.State("LENGTH_HI"):
+                receive()
+                with m.If(take):
+                    full = Cat(length[:8], byte_in)
+                    m.d.sync += [length[8:].eq(byte_in), crc.eq(crc16_next(crc, byte_in)),
+                                 pointer.eq(0)]
+                    with m.If(full > max_payload):
+                        m.next = "DISCARD"
+                    with m.Elif(full == 0):
+                        m.next = "CRC_HI"
+                    with m.Else():
+                        m.next = "PAYLOAD"
+            with m.State("PAYLOAD"):
+                receive()
+                with m.If(take):
+                    m.d.comb += [buf_w.addr.eq(pointer), buf_w.data.eq(byte_in), buf_w.en.eq(1)]
+                    m.d.sync += [crc.eq(crc16_next(crc, byte_in)), pointer.eq(pointer + 1)]
+                    for k in range(5):
+                        with m.If(pointer == k):
+                            m.d.sync += header[8 * k:8 * k + 8].eq(byte_in)
+                    with m.If(pointer == length - 1):
+                        m.next = "CRC_HI"
+            with m.State("CRC_HI"):
+                receive()
+                with m.If(take):
+                    m.d.sync += crc.eq(crc16_next(crc, byte_in))
+                    m.next = "CRC_LO"
+            with m.State("CRC_LO"):
+                receive()
+                with m.If(take):
+                    with m.If(crc16_next(crc, byte_in) == 0):
+                        m.next = "DECODE"
+                    with m.Else():
+                        respond_error(ErrorCode.BAD_CRC)
+            with m.State("DISCARD"):
+                receive(ErrorCode.OVERSIZE)
+
+            with m.State("DECODE"):
+                m.d.sync += [pointer.eq(0), address.eq(address_field), remaining.eq(count),
+                             byte_index.eq(0)]
+                with m.Switch(opcode):
+                    with m.Case(Opcode.PING):
+                        with m.If(length != 0):
+                            respond_error(ErrorCode.BAD_LENGTH)
+                        with m.Else():
+                            respond_ok(len(ping_bytes), _SRC_PING)
+                    with m.Case(Opcode.STATUS):
+                        with m.If(length != 0):
+                            respond_error(ErrorCode.BAD_LENGTH)
+                        with m.Else():
+                            respond_ok(_STATUS_BYTES, _SRC_STATUS)
+                    with m.Case(Opcode.LOAD, Opcode.READ):
+                        with m.If(((opcode == Opcode.LOAD) & ~load_length_ok)
+                                  | ((opcode == Opcode.READ) & ~read_length_ok)):
+                            respond_error(ErrorCode.BAD_LENGTH)
+                        with m.Elif(~region_ok):
+                            respond_error(ErrorCode.BAD_REGION)
+                        with m.Elif(~address_ok):
+                            respond_error(ErrorCode.BAD_ADDRESS)
+                        with m.Elif(opcode == Opcode.LOAD):
+                            m.d.sync += pointer.eq(5)
+                            m.next = "LOAD_FETCH"
+                        with m.Else():
+                            m.next = "READ_COMMAND"
+                    with m.Case(*(op for op in Opcode if op not in (
+                            Opcode.PING, Opcode.STATUS, Opcode.LOAD, Opcode.READ))):
+                        m.next = "ENGINE_COMMAND"
+                    with m.Default():
+                        respond_error(ErrorCode.UNKNOWN_OPCODE)
+
+            # -- LOAD: buffer bytes -> words -> memory writes ---------------------------------
+            with m.State("LOAD_FETCH"):                  # buffer read in flight
+                m.next = "LOAD_BYTE"
+            with m.State("LOAD_BYTE"):
+                m.d.sync += [word.eq(Cat(word[8:], buf_r.data)), pointer.eq(pointer + 1),
+                             byte_index.eq(byte_index + 1)]
+                with m.If(byte_index == wb - 1):
+                    m.d.sync += byte_index.eq(0)
+                    m.next = "LOAD_WRITE"
+                with m.Else():
+                    m.next = "LOAD_FETCH"
+            with m.State("LOAD_WRITE"):
+                m.d.comb += [self.mem.cmd.valid.eq(1), self.mem.cmd.payload.write.eq(1),
+                             self.mem.cmd.payload.region.eq(region),
+                             self.mem.cmd.payload.address.eq(address),
+                             self.mem.cmd.payload.data.eq(word)]
+                with m.If(self.mem.cmd.ready):
+                    m.d.sync += [address.eq(address + 1), remaining.eq(remaining - 1)]
+                    with m.If(remaining == 1):
+                        respond_ok(0)
+                    with m.Else():
+                        m.next = "LOAD_FETCH"
+
+            # -- READ: memory reads -> words -> buffer bytes ----------------------------------
+            with m.State("READ_COMMAND"):
+                m.d.comb += [self.mem.cmd.valid.eq(1), self.mem.cmd.payload.write.eq(0),
+                             self.mem.cmd.payload.region.eq(region),
+                             self.mem.cmd.payload.address.eq(address)]
+                with m.If(self.mem.cmd.ready):
+                    m.next = "READ_WAIT"
+            with m.State("READ_WAIT"):
+                m.d.comb += self.mem.rdata.ready.eq(1)
+                with m.If(self.mem.rdata.valid):
+                    m.d.sync += word.eq(self.mem.rdata.payload)
+                    m.next = "READ_STORE"
+            with m.State("READ_STORE"):
+                m.d.comb += [buf_w.addr.eq(pointer), buf_w.data.eq(word[:8]), buf_w.en.eq(1)]
+                m.d.sync += [word.eq(word >> 8), pointer.eq(pointer + 1),
+                             byte_index.eq(byte_index + 1)]
+                with m.If(byte_index == wb - 1):
+                    m.d.sync += [byte_index.eq(0), address.eq(address + 1),
+                                 remaining.eq(remaining - 1)]
+                    with m.If(remaining == 1):
+                        respond_ok(count_bytes)
+                    with m.Else():
+                        m.next = "READ_COMMAND"
+
+            # -- engine commands: payload out, answer back into the buffer --------------------
+            with m.State("ENGINE_COMMAND"):
+                m.d.comb += [self.engine.cmd.valid.eq(1),
+                             self.engine.cmd.payload.opcode.eq(opcode),
+                             self.engine.cmd.payload.length.eq(length)]
+                with m.If(self.engine.cmd.ready):
+                    m.d.sync += first.eq(1)
+                    with m.If(length == 0):
+                        m.next = "ENGINE_RESPONSE"
+                    with m.Else():
+                        m.next = "ENGINE_FETCH"
+            with m.State("ENGINE_FETCH"):
+                m.next = "ENGINE_ARGUMENT"
+            with m.State("ENGINE_ARGUMENT"):
+                m.d.comb += [self.engine.arg.valid.eq(1), self.engine.arg.payload.eq(buf_r.data)]
+                with m.If(self.engine.arg.ready):
+                    m.d.sync += pointer.eq(pointer + 1)
+                    with m.If(pointer == length - 1):
+                        m.d.sync += pointer.eq(0)
+                        m.next = "ENGINE_RESPONSE"
+                    with m.Else():
+                        m.next = "ENGINE_FETCH"
+            with m.State("ENGINE_RESPONSE"):
+                m.d.comb += self.engine.resp.ready.eq(1)
+                answer = self.engine.resp.payload
+                status = Signal(8)
+                stored = Signal(16)
+                m.d.comb += [status.eq(code), stored.eq(pointer)]
+                with m.If(self.engine.resp.valid):
+                    with m.If(first):
+                        m.d.comb += status.eq(answer.data)
+                        m.d.sync += [code.eq(answer.data), first.eq(0)]
+                    with m.Elif((code == ErrorCode.OK) & (pointer < max_payload)):
+                        m.d.comb += [buf_w.addr.eq(pointer), buf_w.data.eq(answer.data),
+                                     buf_w.en.eq(1), stored.eq(pointer + 1)]
+                        m.d.sync += pointer.eq(pointer + 1)
+                    with m.If(answer.last):
+                        with m.If(status == ErrorCode.OK):
+                            respond_ok(stored)
+                        with m.Else():
+                            respond_error(status)
+
+            # -- response frame ------------------------------------------------------------
+            with m.State("TX_START"):
+                m.d.sync += [position.eq(0), pointer.eq(0), tx_crc.eq(CRC_INIT)]
+                m.next = "TX_SEND"
+            with m.State("TX_FETCH"):                    # buffer read of `pointer` in flight
+                m.next = "TX_SEND"
+            with m.State("TX_SEND"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(frame_byte)]
+                with m.If(self.o.ready):
+                    with m.If((position != 0) & (data_index < resp_length)
+                              | (position >= 1) & (position <= 3)):
+                        m.d.sync += tx_crc.eq(crc16_next(tx_crc, frame_byte))
+                    m.d.sync += position.eq(position + 1)
+                    with m.If(position >= 4):
+                        m.d.sync += pointer.eq(pointer + 1)
+                    with m.If(position == resp_length + 5):
+                        m.next = "DONE"
+                    with m.Else():
+                        m.next = "TX_FETCH"
+            with m.State("DONE"):
+                for c in Counter:
+                    if c != Counter.DROPPED_BYTES:
+                        with m.If(code == c.value):
+                            m.d.sync += counters[c].eq(counters[c] + 1)
+                m.next = "HUNT"
+
+
+        dropped = counters[Counter.DROPPED_BYTES]
+        with m.If(take & ~receiving):
+            m.d.sync += dropped.eq(dropped + 1)
+        with m.If(fsm.ongoing("DECODE") & (opcode == Opcode.RESET)):
+            m.d.sync += [c.eq(0) for c in counters]
+        return m

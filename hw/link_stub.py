@@ -1,0 +1,158 @@
+"""Stand-ins that let the host link run without the training engine.
+
+:class:`StubEngine` answers every engine command of ``docs/protocol.md`` with the protocol's
+status codes and trivially checkable data; :class:`LinkSystem` is a :class:`fewmul.hw.link.Link`
+wired to a :class:`fewmul.hw.link_memory.LinkMemory` and a :class:`StubEngine`, with only the two
+byte streams outside: the unit the link testbench (and a board bring-up over a UART) drives.
+Its Python twin is ``fewmul.sim.tb_link_model.LinkModel``.
+"""
+
+from amaranth.hdl import Array, Cat, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from fewmul.host import SEED_STREAMS, ErrorCode, Opcode
+
+from .link import Link, engine_signature
+from .link_memory import LinkMemory
+
+__all__ = ["StubEngine", "LinkSystem"]
+
+
+class StubEngine(wiring.Component):
+    """Protocol-level stand-in for the training engine (no datapath).
+
+    - RESET: forget the seed, zero the counters; answers OK.
+    - SEED: payload must be ``4 * SEED_STREAMS`` bytes (else BAD_LENGTH) with no zero state
+      (else BAD_ARG); marks the engine seeded.
+    - TRAIN: payload ``label, sample`` of ``1 + sample_bytes`` bytes (else BAD_LENGTH); BAD_STATE
+      unless seeded; BAD_ARG if ``label >= n_classes``; answers one byte, the sum of the sample
+      bytes mod 256, and counts a step.
+    - PREDICT: payload ``sample`` of ``sample_bytes`` (else BAD_LENGTH); answers the same sum
+      and counts a prediction.
+    - COUNTERS: empty payload (else BAD_LENGTH); answers steps and predictions, LE32 each.
+    """
+
+    def __init__(self, *, sample_bytes, n_classes):
+        self._sample_bytes = sample_bytes
+        self._n_classes = n_classes
+        super().__init__({"engine": In(engine_signature())})
+
+    def elaborate(self, platform):
+        m = Module()
+        cmd, arg, resp = self.engine.cmd, self.engine.arg, self.engine.resp
+        opcode = Signal(8)
+        length = Signal(16)
+        index = Signal(16)
+        total = Signal(8)
+        label = Signal(8)
+        word_or = Signal(8)
+        zero_word = Signal()
+        seeded = Signal()
+        steps = Signal(32)
+        predictions = Signal(32)
+        status = Signal(8)
+        answer = Signal(8)
+        answer_length = Signal(4)
+
+        with m.FSM(name="stub_engine"):
+            with m.State("IDLE"):
+                m.d.comb += cmd.ready.eq(1)
+                with m.If(cmd.valid):
+                    m.d.sync += [opcode.eq(cmd.payload.opcode), length.eq(cmd.payload.length),
+                                 index.eq(0), total.eq(0), label.eq(0), word_or.eq(0),
+                                 zero_word.eq(0)]
+                    with m.If(cmd.payload.length == 0):
+                        m.next = "EXECUTE"
+                    with m.Else():
+                        m.next = "ARGUMENT"
+            with m.State("ARGUMENT"):
+                m.d.comb += arg.ready.eq(1)
+                with m.If(arg.valid):
+                    byte = arg.payload
+                    m.d.sync += [total.eq(total + byte), index.eq(index + 1),
+                                 word_or.eq(word_or | byte)]
+                    with m.If(index == 0):
+                        m.d.sync += label.eq(byte)
+                    with m.If(index[:2] == 3):
+                        m.d.sync += word_or.eq(0)
+                        with m.If((word_or | byte) == 0):
+                            m.d.sync += zero_word.eq(1)
+                    with m.If(index == length - 1):
+                        m.next = "EXECUTE"
+            with m.State("EXECUTE"):
+                m.d.sync += [status.eq(ErrorCode.OK), answer_length.eq(0), index.eq(0)]
+                m.next = "ANSWER"
+
+                def fail(code):
+                    m.d.sync += status.eq(code)
+
+                with m.Switch(opcode):
+                    with m.Case(Opcode.RESET):
+                        m.d.sync += [seeded.eq(0), steps.eq(0), predictions.eq(0)]
+                    with m.Case(Opcode.SEED):
+                        with m.If(length != 4 * SEED_STREAMS):
+                            fail(ErrorCode.BAD_LENGTH)
+                        with m.Elif(zero_word):
+                            fail(ErrorCode.BAD_ARG)
+                        with m.Else():
+                            m.d.sync += seeded.eq(1)
+                    with m.Case(Opcode.TRAIN):
+                        with m.If(length != self._sample_bytes + 1):
+                            fail(ErrorCode.BAD_LENGTH)
+                        with m.Elif(~seeded):
+                            fail(ErrorCode.BAD_STATE)
+                        with m.Elif(label >= self._n_classes):
+                            fail(ErrorCode.BAD_ARG)
+                        with m.Else():
+                            m.d.sync += [steps.eq(steps + 1), answer.eq(total - label),
+                                         answer_length.eq(1)]
+                    with m.Case(Opcode.PREDICT):
+                        with m.If(length != self._sample_bytes):
+                            fail(ErrorCode.BAD_LENGTH)
+                        with m.Else():
+                            m.d.sync += [predictions.eq(predictions + 1), answer.eq(total),
+                                         answer_length.eq(1)]
+                    with m.Case(Opcode.COUNTERS):
+                        with m.If(length != 0):
+                            fail(ErrorCode.BAD_LENGTH)
+                        with m.Else():
+                            m.d.sync += [answer.eq(steps[:8]), answer_length.eq(8)]
+                    with m.Default():
+                        fail(ErrorCode.BAD_ARG)
+            with m.State("ANSWER"):
+                counters = Cat(steps, predictions)
+                data_bytes = [answer] + [counters[8 * k:8 * k + 8] for k in range(1, 8)]
+                m.d.comb += [
+                    resp.valid.eq(1),
+                    resp.payload.data.eq(Array([status] + data_bytes)[index]),
+                    resp.payload.last.eq((index == answer_length) | (status != ErrorCode.OK)),
+                ]
+                with m.If(resp.ready):
+                    m.d.sync += index.eq(index + 1)
+                    with m.If(resp.payload.last):
+                        m.next = "IDLE"
+        return m
+
+
+class LinkSystem(wiring.Component):
+    """:class:`Link` + :class:`LinkMemory` + :class:`StubEngine`; ports ``i`` and ``o`` only."""
+
+    def __init__(self, *, word_bits, depths, max_payload=256, timeout_cycles=1000,
+                 sample_bytes=64, n_classes=10):
+        self.link = Link(word_bits=word_bits, depths=depths, max_payload=max_payload,
+                         timeout_cycles=timeout_cycles)
+        self.memory = LinkMemory(word_bits=word_bits, depths=depths)
+        self.stub = StubEngine(sample_bytes=sample_bytes, n_classes=n_classes)
+        super().__init__({"i": In(stream.Signature(8)), "o": Out(stream.Signature(8))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.link = self.link
+        m.submodules.memory = self.memory
+        m.submodules.stub = self.stub
+        wiring.connect(m, wiring.flipped(self.i), self.link.i)
+        wiring.connect(m, self.link.o, wiring.flipped(self.o))
+        wiring.connect(m, self.link.mem, self.memory.bus)
+        wiring.connect(m, self.link.engine, self.stub.engine)
+        return m

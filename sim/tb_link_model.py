@@ -1,0 +1,171 @@
+"""Transaction-level model of ``fewmul.hw.link_stub.LinkSystem`` (link + memory + stub engine).
+
+Byte-exact: :meth:`LinkModel.feed` takes one request byte and returns the response frame the
+hardware sends once that byte completes a frame (or ``None``); :meth:`LinkModel.idle` is the
+line going quiet for ``timeout_cycles``. Responses are built with ``fewmul.host.encode_frame``
+(the driver's one encoder). The fuzz testbench keeps it in lock step with the RTL, so it also
+predicts every counter of STATUS and every word of the memory.
+"""
+
+import struct
+
+from fewmul.golden.crc import crc16
+from fewmul.host import (
+    ERROR_OPCODE,
+    N_COUNTERS,
+    RESPONSE_FLAG,
+    SEED_STREAMS,
+    SYNC,
+    VERSION,
+    Counter,
+    ErrorCode,
+    Opcode,
+    PingInfo,
+    encode_frame,
+    word_bytes,
+)
+
+__all__ = ["LinkModel"]
+
+
+class LinkModel:
+    def __init__(self, *, word_bits, depths, max_payload, sample_bytes, n_classes):
+        self.word_bits = word_bits
+        self.depths = tuple(depths)
+        self.max_payload = max_payload
+        self.sample_bytes = sample_bytes
+        self.n_classes = n_classes
+        self.memory = [[0] * d for d in self.depths]
+        self.counters = [0] * N_COUNTERS
+        self.seeded = False
+        self.steps = 0
+        self.predictions = 0
+        self.state = "HUNT"
+        self.frame = bytearray()
+        self.length = 0
+
+    @property
+    def receiving(self):
+        """Inside a frame: idling now would time it out (or end an oversized one)."""
+        return self.state != "HUNT"
+
+    # -- bytes in ---------------------------------------------------------------------------
+    def feed(self, byte):
+        if self.state == "HUNT":
+            if byte == SYNC:
+                self.state, self.frame = "FRAME", bytearray()
+            return None
+        if self.state == "DISCARD":
+            return None
+        self.frame.append(byte)
+        if len(self.frame) == 3:
+            self.length = self.frame[1] | self.frame[2] << 8
+            if self.length > self.max_payload:
+                self.state = "DISCARD"
+                return None
+        if len(self.frame) == 3 + self.length + 2:
+            self.state = "HUNT"
+            if crc16(self.frame) != 0:
+                return self._error(ErrorCode.BAD_CRC)
+            return self._execute(self.frame[0], bytes(self.frame[3:3 + self.length]))
+        return None
+
+    def idle(self):
+        """The line idles for ``timeout_cycles``."""
+        if self.state == "HUNT":
+            return None
+        code = ErrorCode.OVERSIZE if self.state == "DISCARD" else ErrorCode.TIMEOUT
+        self.state = "HUNT"
+        return self._error(code)
+
+    # -- responses --------------------------------------------------------------------------
+    def _opcode(self):
+        return self.frame[0] if self.frame else 0
+
+    def _error(self, code):
+        response = encode_frame(ERROR_OPCODE, bytes([self._opcode(), code]))
+        if code < Counter.DROPPED_BYTES:
+            self.counters[code] = (self.counters[code] + 1) & 0xFFFF_FFFF
+        return response
+
+    def _ok(self, opcode, payload=b""):
+        response = encode_frame(opcode | RESPONSE_FLAG, payload)
+        self.counters[Counter.OK] = (self.counters[Counter.OK] + 1) & 0xFFFF_FFFF
+        return response
+
+    def _execute(self, opcode, payload):
+        length = len(payload)
+        if opcode == Opcode.PING:
+            if length:
+                return self._error(ErrorCode.BAD_LENGTH)
+            info = PingInfo(VERSION, self.word_bits, self.max_payload, self.depths)
+            return self._ok(opcode, info.encode())
+        if opcode == Opcode.STATUS:
+            if length:
+                return self._error(ErrorCode.BAD_LENGTH)
+            return self._ok(opcode, struct.pack(f"<{N_COUNTERS}I", *self.counters))
+        if opcode in (Opcode.LOAD, Opcode.READ):
+            return self._memory(opcode, payload)
+        if opcode in (Opcode.RESET, Opcode.SEED, Opcode.TRAIN, Opcode.PREDICT, Opcode.COUNTERS):
+            if opcode == Opcode.RESET:
+                self.counters = [0] * N_COUNTERS
+            status, answer = self._engine(opcode, payload)
+            if status:
+                return self._error(status)
+            return self._ok(opcode, answer)
+        return self._error(ErrorCode.UNKNOWN_OPCODE)
+
+    def _memory(self, opcode, payload):
+        wb = word_bytes(self.word_bits)
+        region, address, count = struct.unpack("<BHH", payload[:5]) if len(payload) >= 5 else (
+            0, 0, 0)
+        if opcode == Opcode.LOAD:
+            length_ok = count != 0 and len(payload) == 5 + count * wb
+        else:
+            length_ok = count != 0 and len(payload) == 5 and count * wb <= self.max_payload
+        if not length_ok:
+            return self._error(ErrorCode.BAD_LENGTH)
+        if region >= len(self.depths):
+            return self._error(ErrorCode.BAD_REGION)
+        if address + count > self.depths[region]:
+            return self._error(ErrorCode.BAD_ADDRESS)
+        mask = (1 << self.word_bits) - 1
+        words = self.memory[region]
+        if opcode == Opcode.LOAD:
+            for k in range(count):
+                raw = int.from_bytes(payload[5 + k * wb:5 + (k + 1) * wb], "little")
+                words[address + k] = raw & mask
+            return self._ok(opcode)
+        return self._ok(opcode, b"".join(words[address + k].to_bytes(wb, "little")
+                                         for k in range(count)))
+
+    def _engine(self, opcode, payload):
+        """The stub engine (``fewmul.hw.link_stub.StubEngine``): ``(status, answer)``."""
+        n = len(payload)
+        if opcode == Opcode.RESET:
+            self.seeded, self.steps, self.predictions = False, 0, 0
+            return ErrorCode.OK, b""
+        if opcode == Opcode.SEED:
+            if n != 4 * SEED_STREAMS:
+                return ErrorCode.BAD_LENGTH, b""
+            if any(payload[k:k + 4] == b"\0\0\0\0" for k in range(0, n, 4)):
+                return ErrorCode.BAD_ARG, b""
+            self.seeded = True
+            return ErrorCode.OK, b""
+        if opcode == Opcode.TRAIN:
+            if n != self.sample_bytes + 1:
+                return ErrorCode.BAD_LENGTH, b""
+            if not self.seeded:
+                return ErrorCode.BAD_STATE, b""
+            if payload[0] >= self.n_classes:
+                return ErrorCode.BAD_ARG, b""
+            self.steps = (self.steps + 1) & 0xFFFF_FFFF
+            return ErrorCode.OK, bytes([sum(payload[1:]) & 0xFF])
+        if opcode == Opcode.PREDICT:
+            if n != self.sample_bytes:
+                return ErrorCode.BAD_LENGTH, b""
+            self.predictions = (self.predictions + 1) & 0xFFFF_FFFF
+            return ErrorCode.OK, bytes([sum(payload) & 0xFF])
+        if n:
+            return ErrorCode.BAD_LENGTH, b""
+        return ErrorCode.OK, struct.pack("<II", self.steps, self.predictions)
