@@ -39,6 +39,20 @@ def align(value, frm, to):
     return value >> (frm - to) if frm >= to else value << (to - frm)
 
 
+def sign_rule(cfg, w, r, deterministic):
+    """``(nonzero, negative)`` of the sign ``s`` that section 3 samples from ``w`` with draw ``r``
+    (Amaranth expressions; the binary sign is never zero)."""
+    wb, wf, bits = cfg.weight_bits, cfg.weight_frac, cfg.rand_bits
+    stochastic = (cfg.sampling == "stochastic") & ~deterministic
+    if cfg.weights == "binary":
+        t = w + 2 ** wf                                   # in [0, 2^weight_bits)
+        plus = Mux(stochastic, r < align(t, wb, bits), w >= 0)
+        return 1, ~plus
+    magnitude = Mux(w < 0, -w, w)                         # in [0, 2^Wf]
+    keep = Mux(stochastic, r < align(magnitude, wf, bits), 2 * magnitude >= 2 ** wf)
+    return keep, keep & (w < 0)
+
+
 def _make(cfg):
     from fewmul.hw.sampler import Sampler
     return Sampler(cfg)
@@ -54,11 +68,10 @@ def _spec(m, make, *, covers=False):
     m.d.comb += [dut.weight.eq(w), dut.rand.eq(r), dut.deterministic.eq(deterministic)]
     stochastic = Signal()
     m.d.comb += stochastic.eq((cfg.sampling == "stochastic") & ~deterministic)
+    nonzero, negative = sign_rule(cfg, w, r, deterministic)
+    m.d.comb += Assert(dut.nonzero == nonzero)
+    m.d.comb += Assert(dut.negative == negative)
     if cfg.weights == "binary":
-        t = w + 2 ** wf                                   # in [0, 2^weight_bits)
-        plus = Mux(stochastic, r < align(t, wb, bits), w >= 0)
-        m.d.comb += Assert(dut.nonzero)
-        m.d.comb += Assert(dut.negative == ~plus)
         if covers and cfg.sampling == "stochastic":
             top = align(2 ** wb - 1, wb, bits)            # tB of the largest weight
             m.d.comb += Cover(stochastic & (w == -(2 ** wf)) & dut.negative & (r == 0))
@@ -68,10 +81,6 @@ def _spec(m, make, *, covers=False):
             m.d.comb += Cover(~stochastic & (w == -1) & dut.negative)
             m.d.comb += Cover(~stochastic & (w == 0) & ~dut.negative)
         return
-    magnitude = Mux(w < 0, -w, w)                         # in [0, 2^Wf]
-    keep = Mux(stochastic, r < align(magnitude, wf, bits), 2 * magnitude >= 2 ** wf)
-    m.d.comb += Assert(dut.nonzero == keep)
-    m.d.comb += Assert(dut.negative == (keep & (w < 0)))
     if covers and cfg.sampling == "stochastic":
         m.d.comb += Cover(stochastic & (w == -(2 ** wf)) & dut.nonzero & (r == 2 ** bits - 1))
         m.d.comb += Cover(stochastic & (w == 2 ** wf - 1) & ~dut.nonzero)
