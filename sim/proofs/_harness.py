@@ -41,6 +41,8 @@ class Mutant(wiring.Component):
         for names, flow in ((self._inputs, wiring.In), (self._outputs, wiring.Out)):
             for name in names:
                 if name not in known or known[name].flow != flow:
+                    # Neither the block nor this wrapper will be elaborated: no unused warning.
+                    block._MustUse__silence = self._MustUse__silence = True
                     raise ValueError(f"{block!r} has no {flow.name} port {name!r}")
         super().__init__(wiring.Signature(members))
         self._forward = True
