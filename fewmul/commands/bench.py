@@ -13,6 +13,7 @@ __all__ = ["BENCHMARKS", "add_parser"]
 BENCHMARKS = {
     "golden": "fewmul.bench_golden",
     "synth": "fewmul.bench_synth",
+    "sim": "fewmul.bench_sim",
 }
 
 
