@@ -84,10 +84,10 @@ class Proof:
         if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 1:
             raise ValueError(f"depth must be a positive integer, not {self.depth!r}")
 
-    def with_build(self, build, *, name=None):
-        """The same property checked on another harness (a mutant)."""
+    def with_build(self, build, *, name=None, depth=None):
+        """The same property checked on another harness (a mutant), optionally deeper."""
         return Proof(name=name or self.name, block=self.block, prop=self.prop, build=build,
-                     mode=self.mode, depth=self.depth, timeout=self.timeout)
+                     mode=self.mode, depth=depth or self.depth, timeout=self.timeout)
 
 
 @dataclass(frozen=True)
