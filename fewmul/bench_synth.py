@@ -2,11 +2,11 @@
 
 For each device (iCE40UP5K on the iCEBreaker, ECP5-85F on the ULX3S) and each design (the fewmul
 array, the multiplier baseline) the sweep grows the array through :data:`SHAPES` with nextpnr
-seed 1 until a build no longer fits or misses the device's clock target, bisects between the
-last pass and the first failure, then re-places the largest passing configuration with more
-seeds (min / median / max Fmax). Every build is one :func:`fewmul.boards.synth.build_design`;
-every result is appended to ``<out>/points.jsonl`` as it lands, so an interrupted sweep resumes
-where it stopped and a partial sweep still reports.
+seed 1 (galloping: shapes 0, 1, 3, 7, ... of the list) until a build no longer fits or misses
+the device's clock target, bisects between the last pass and the first failure, then re-places
+the largest passing configuration with more seeds (min / median / max Fmax). Every build is one
+:func:`fewmul.boards.synth.build_design`; every result is appended to ``<out>/points.jsonl`` as
+it lands, so an interrupted sweep resumes where it stopped and a partial sweep still reports.
 
 Outputs: the markdown table in ``docs/results.md`` (section ``bench-synth``), plots
 ``docs/img/synth_pes_vs_luts.png`` and ``docs/img/synth_macs_vs_pes.png``, and with ``--json``
@@ -140,22 +140,24 @@ def sweep(device, design, shapes, *, seeds, out, log):
         results[index] = build_point(device, design, rows, cols, 1, out, log)
         return results[index]["passes"]
 
-    best, first_fail = None, None
-    for index in range(len(shapes)):
+    # Gallop (indices 0, 1, 3, 7, ...) until a build fails, then bisect: few big builds.
+    best, first_fail, index = None, None, 0
+    while index < len(shapes):
         if attempt(index):
             best = index
+            index = min(2 * index + 1, len(shapes) - 1) if index < len(shapes) - 1 else len(shapes)
         else:
             first_fail = index
             break
-    if best is not None and first_fail is not None and first_fail - best > 1:
-        lo, hi = best, first_fail
+    if first_fail is not None:
+        lo, hi = (best if best is not None else -1), first_fail
         while hi - lo > 1:
             mid = (lo + hi) // 2
             if attempt(mid):
                 lo = mid
             else:
                 hi = mid
-        best = lo
+        best = lo if lo >= 0 else None
     if best is None:
         return None, []
     rows, cols = shapes[best]
