@@ -488,26 +488,28 @@ class CocotbStreamTransport:
 
     async def exchange(self, request):
         from cocotb.triggers import FallingEdge
+
+        def level(signal):
+            value = signal.value
+            return int(value) if value.is_resolvable else 0
+
         decoder = FrameDecoder()
         pending = list(request)
-        self._o["ready"].value = 1
         for _ in range(self.max_cycles):
-            await FallingEdge(self.dut.clk)
-            # values at a falling edge are those the next rising edge samples
-            ovalid = self._o["valid"].value
-            if ovalid.is_resolvable and int(ovalid):
-                frames = decoder.feed([int(self._o["payload"].value)])
-                if frames:
-                    self._i["valid"].value = 0
-                    await FallingEdge(self.dut.clk)
-                    return frames[0]
+            # At a falling edge the registered outputs hold what the next rising edge samples;
+            # ``i.ready`` must not depend combinationally on ``i.valid`` (the link's never does).
+            taken = bool(pending) and level(self._i["ready"])
+            self._i["valid"].value = int(bool(pending))
             if pending:
-                iready = self._i["ready"].value
-                if (int(self._i["valid"].value) and iready.is_resolvable and int(iready)):
-                    pending.pop(0)
-            if pending:
-                self._i["valid"].value = 1
                 self._i["payload"].value = pending[0]
-            else:
+            self._o["ready"].value = 1
+            out = int(self._o["payload"].value) if level(self._o["valid"]) else None
+            await FallingEdge(self.dut.clk)
+            if taken:
+                pending.pop(0)
+            if out is not None and (frames := decoder.feed([out])):
                 self._i["valid"].value = 0
+                await FallingEdge(self.dut.clk)          # let the link return to its idle state
+                return frames[0]
+        self._i["valid"].value = 0
         raise LinkError(f"no response within {self.max_cycles} cycles")

@@ -376,7 +376,7 @@ class Link(wiring.Component):
                 with m.Else():
                     m.next = "LOAD_FETCH"
             with m.State("LOAD_WRITE"):
-                m.d.comb += [self.mem.cmd.valid.eq(1), self.mem.cmd.payload.write.eq(1),
+                m.d.comb += [self.mem.cmd.payload.write.eq(1),
                              self.mem.cmd.payload.region.eq(region),
                              self.mem.cmd.payload.address.eq(address),
                              self.mem.cmd.payload.data.eq(word)]
@@ -389,13 +389,12 @@ class Link(wiring.Component):
 
             # -- READ: memory reads -> words -> buffer bytes ----------------------------------
             with m.State("READ_COMMAND"):
-                m.d.comb += [self.mem.cmd.valid.eq(1), self.mem.cmd.payload.write.eq(0),
+                m.d.comb += [self.mem.cmd.payload.write.eq(0),
                              self.mem.cmd.payload.region.eq(region),
                              self.mem.cmd.payload.address.eq(address)]
                 with m.If(self.mem.cmd.ready):
                     m.next = "READ_WAIT"
             with m.State("READ_WAIT"):
-                m.d.comb += self.mem.rdata.ready.eq(1)
                 with m.If(self.mem.rdata.valid):
                     m.d.sync += word.eq(self.mem.rdata.payload)
                     m.next = "READ_STORE"
@@ -413,8 +412,7 @@ class Link(wiring.Component):
 
             # -- engine commands: payload out, answer back into the buffer --------------------
             with m.State("ENGINE_COMMAND"):
-                m.d.comb += [self.engine.cmd.valid.eq(1),
-                             self.engine.cmd.payload.opcode.eq(opcode),
+                m.d.comb += [self.engine.cmd.payload.opcode.eq(opcode),
                              self.engine.cmd.payload.length.eq(length)]
                 with m.If(self.engine.cmd.ready):
                     m.d.sync += first.eq(1)
@@ -425,7 +423,7 @@ class Link(wiring.Component):
             with m.State("ENGINE_FETCH"):
                 m.next = "ENGINE_ARGUMENT"
             with m.State("ENGINE_ARGUMENT"):
-                m.d.comb += [self.engine.arg.valid.eq(1), self.engine.arg.payload.eq(buf_r.data)]
+                m.d.comb += self.engine.arg.payload.eq(buf_r.data)
                 with m.If(self.engine.arg.ready):
                     m.d.sync += pointer.eq(pointer + 1)
                     with m.If(pointer == length - 1):
@@ -434,7 +432,6 @@ class Link(wiring.Component):
                     with m.Else():
                         m.next = "ENGINE_FETCH"
             with m.State("ENGINE_RESPONSE"):
-                m.d.comb += self.engine.resp.ready.eq(1)
                 answer = self.engine.resp.payload
                 status = Signal(8)
                 stored = Signal(16)
@@ -460,7 +457,7 @@ class Link(wiring.Component):
             with m.State("TX_FETCH"):                    # buffer read of `pointer` in flight
                 m.next = "TX_SEND"
             with m.State("TX_SEND"):
-                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(frame_byte)]
+                m.d.comb += self.o.payload.eq(frame_byte)
                 with m.If(self.o.ready):
                     with m.If((position != 0) & (data_index < resp_length)
                               | (position >= 1) & (position <= 3)):
@@ -479,6 +476,18 @@ class Link(wiring.Component):
                             m.d.sync += counters[c].eq(counters[c] + 1)
                 m.next = "HUNT"
 
+
+        # Handshakes as plain functions of the state (continuous assignments in Verilog): Icarus
+        # never evaluates an `always @*` block whose inputs do not change after time 0, which
+        # would leave a handshake inside the FSM at X until the state first moves.
+        m.d.comb += [
+            self.o.valid.eq(fsm.ongoing("TX_SEND")),
+            self.mem.cmd.valid.eq(fsm.ongoing("LOAD_WRITE") | fsm.ongoing("READ_COMMAND")),
+            self.mem.rdata.ready.eq(fsm.ongoing("READ_WAIT")),
+            self.engine.cmd.valid.eq(fsm.ongoing("ENGINE_COMMAND")),
+            self.engine.arg.valid.eq(fsm.ongoing("ENGINE_ARGUMENT")),
+            self.engine.resp.ready.eq(fsm.ongoing("ENGINE_RESPONSE")),
+        ]
 
         dropped = counters[Counter.DROPPED_BYTES]
         with m.If(take & ~receiving):

@@ -55,9 +55,8 @@ class StubEngine(wiring.Component):
         answer = Signal(8)
         answer_length = Signal(4)
 
-        with m.FSM(name="stub_engine"):
+        with m.FSM(name="stub_engine") as fsm:
             with m.State("IDLE"):
-                m.d.comb += cmd.ready.eq(1)
                 with m.If(cmd.valid):
                     m.d.sync += [opcode.eq(cmd.payload.opcode), length.eq(cmd.payload.length),
                                  index.eq(0), total.eq(0), label.eq(0), word_or.eq(0),
@@ -67,7 +66,6 @@ class StubEngine(wiring.Component):
                     with m.Else():
                         m.next = "ARGUMENT"
             with m.State("ARGUMENT"):
-                m.d.comb += arg.ready.eq(1)
                 with m.If(arg.valid):
                     byte = arg.payload
                     m.d.sync += [total.eq(total + byte), index.eq(index + 1),
@@ -124,7 +122,6 @@ class StubEngine(wiring.Component):
                 counters = Cat(steps, predictions)
                 data_bytes = [answer] + [counters[8 * k:8 * k + 8] for k in range(1, 8)]
                 m.d.comb += [
-                    resp.valid.eq(1),
                     resp.payload.data.eq(Array([status] + data_bytes)[index]),
                     resp.payload.last.eq((index == answer_length) | (status != ErrorCode.OK)),
                 ]
@@ -132,6 +129,9 @@ class StubEngine(wiring.Component):
                     m.d.sync += index.eq(index + 1)
                     with m.If(resp.payload.last):
                         m.next = "IDLE"
+        # plain functions of the state: see the note in fewmul.hw.link (Icarus and `always @*`)
+        m.d.comb += [cmd.ready.eq(fsm.ongoing("IDLE")), arg.ready.eq(fsm.ongoing("ARGUMENT")),
+                     resp.valid.eq(fsm.ongoing("ANSWER"))]
         return m
 
 

@@ -1,0 +1,347 @@
+"""cocotb testbench: ``fewmul.hw.link_stub.LinkSystem`` against ``fewmul.sim.tb_link_model``.
+
+Scenarios (all at the stream level, no UART, one byte per clock), in this order (the memory
+is not reset between them):
+
+- ``host_api``: the real host driver (``fewmul.host.AsyncDevice`` over
+  ``CocotbStreamTransport``) pings, loads and reads back a network, seeds, trains, predicts,
+  reads counters and status, resets, and gets the right ``LinkError`` codes.
+- ``fuzz``: ``frames`` (x ``FEWMUL_VOLUME``) random valid and mutated frames (bit flips,
+  truncation, bad CRC, unknown opcodes, oversized and wrong lengths, noise) with random idle
+  gaps and response back-pressure. The driver stays in lock step with the byte-exact model:
+  each byte goes in, and when the model says a frame is complete (or the line idles inside one)
+  the driver stops and waits for the response, which must arrive within a bounded number of
+  cycles (no hang) and equal the model's byte for byte. At the end every memory word and every
+  counter is read back and compared (no state corruption).
+"""
+
+import random
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, FallingEdge, First, ReadOnly, RisingEdge, Timer
+
+from fewmul.config import Config
+from fewmul.golden.rng import seed_states
+from fewmul.host import (
+    ERROR_OPCODE,
+    SEED_STREAMS,
+    SYNC,
+    AsyncDevice,
+    CocotbStreamTransport,
+    Counter,
+    ErrorCode,
+    LinkError,
+    Opcode,
+    encode_frame,
+    load_payload,
+    memory_map,
+    read_payload,
+    word_bytes,
+)
+from fewmul.sim.runner import testbench_params, volume
+from fewmul.sim.tb_link_model import LinkModel
+
+
+def level(signal):
+    value = signal.value
+    return int(value) if value.is_resolvable else 0
+
+
+async def start(dut):
+    dut.i__valid.value = 0
+    dut.i__payload.value = 0
+    dut.o__ready.value = 1
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 3)
+    dut.rst.value = 0
+    await FallingEdge(dut.clk)
+
+
+def system_config(params):
+    cfg = Config.from_dict(params["config"])
+    return cfg, dict(word_bits=cfg.weight_bits, depths=tuple(r.depth for r in memory_map(cfg)),
+                     max_payload=params["max_payload"], sample_bytes=params["sample_bytes"],
+                     n_classes=cfg.layers[-1])
+
+
+class LinkTestbench:
+    """Drives ``i`` in lock step with the model and scores every response against it.
+
+    Python wakes once per request byte and once per response byte, not once per clock: with
+    ``o.ready`` held high the link lowers ``o.valid`` between bytes, so each response byte is one
+    rising edge of ``o.valid`` (a lost or extra byte still shows up as a mismatch). A share of
+    the responses (``stall_share``) is instead taken clock by clock with ``o.ready`` low a
+    random ``stall`` of the time, to exercise back-pressure.
+    """
+
+    def __init__(self, dut, params, rng):
+        self.dut = dut
+        self.cfg, kwargs = system_config(params)
+        self.model = LinkModel(**kwargs)
+        self.rng = rng
+        self.fast = random.Random(int(rng.integers(2**32)))
+        self.stall = params.get("stall", 0.25)
+        self.stall_share = params.get("stall_share", 0.1)
+        self.timeout = params["timeout_cycles"]
+        self.max_payload = kwargs["max_payload"]
+        # longest response: the link's worst execution plus sending a full frame under stalls
+        self.bound = int((8 * (self.max_payload + 16) + 64) / (1 - self.stall)) + self.timeout
+        self.received = bytearray()
+        self.expected = bytearray()
+        self.responses = 0
+        self.stalled_responses = 0
+        self.falling = FallingEdge(dut.clk)
+        self.valid_rises = RisingEdge(dut.o__valid)
+        self.settled = ReadOnly()
+        self.i_valid, self.i_payload = dut.i__valid, dut.i__payload
+        self.o_valid, self.o_payload, self.o_ready = dut.o__valid, dut.o__payload, dut.o__ready
+
+    async def await_response(self, response, context):
+        self.expected += response
+        self.responses += 1
+        self.i_valid.value = 0
+        if self.fast.random() < self.stall_share:
+            await self._collect_stalled(context)
+        else:
+            await self._collect(context)
+        for _ in range(3):                                  # DONE -> HUNT, then a falling edge
+            await self.falling
+        if self.received != self.expected:
+            raise AssertionError(f"after {context}: response {bytes(self.received[-40:]).hex()} "
+                                 f"!= model {bytes(self.expected[-40:]).hex()}")
+
+    def _hang(self, context):
+        return AssertionError(f"hang: no complete response within {self.bound} cycles after "
+                              f"{context}; got {bytes(self.received[-40:]).hex()}, "
+                              f"want {bytes(self.expected[-40:]).hex()}")
+
+    async def _collect(self, context):
+        deadline = Timer(10 * self.bound, unit="ns")
+        while len(self.received) < len(self.expected):
+            if await First(self.valid_rises, deadline) is deadline:
+                raise self._hang(context)
+            await self.settled                              # the payload mux settles after valid
+            self.received.append(int(self.o_payload.value))
+
+    async def _collect_stalled(self, context):
+        self.stalled_responses += 1
+        for _ in range(self.bound):
+            if len(self.received) >= len(self.expected):
+                break
+            await self.falling
+            ready = self.fast.random() >= self.stall
+            self.o_ready.value = int(ready)
+            if ready and level(self.o_valid):
+                self.received.append(int(self.o_payload.value))
+        else:
+            raise self._hang(context)
+        self.o_ready.value = 1
+
+    async def send(self, data, gap_chance=0.0):
+        """Feed ``data`` in lock step with the model; wait for each response it predicts."""
+        context = f"bytes {bytes(data).hex()}"
+        await self.falling
+        for byte in data:
+            self.i_valid.value = 1
+            self.i_payload.value = byte
+            await self.falling                              # taken at the rising edge between
+            response = self.model.feed(byte)
+            if response is not None:
+                await self.await_response(response, context)
+            elif self.fast.random() < gap_chance:         # an idle gap below the timeout
+                self.i_valid.value = 0
+                for _ in range(self.fast.randrange(1, self.timeout - 2)):
+                    await self.falling
+        self.i_valid.value = 0
+        if self.model.receiving:                            # truncated or oversized: idle
+            await self.await_response(self.model.idle(), context + " then idle")
+
+    async def request(self, opcode, payload=b""):
+        start = len(self.expected)
+        await self.send(encode_frame(opcode, payload))
+        return bytes(self.expected[start:])
+
+
+class FrameFuzzer:
+    """Random valid frames of every opcode, and mutations of them."""
+
+    def __init__(self, tb, rng):
+        self.tb = tb
+        self.rng = rng
+        self.cfg = tb.cfg
+        self.depths = tb.model.depths
+        self.wb = word_bytes(tb.model.word_bits)
+        self.sample_bytes = tb.model.sample_bytes
+
+    def integers(self, lo, hi, n=None):
+        return self.rng.integers(lo, hi, n) if n is not None else int(self.rng.integers(lo, hi))
+
+    def valid_frame(self):
+        r = self.rng.random()
+        if r < 0.30:
+            region = self.integers(0, len(self.depths))
+            count = self.integers(1, min(self.depths[region], (self.tb.max_payload - 5)
+                                         // self.wb) + 1)
+            address = self.integers(0, self.depths[region] - count + 1)
+            bits = self.tb.model.word_bits
+            words = self.integers(-(1 << (bits - 1)), 1 << (bits - 1), count).tolist()
+            return encode_frame(Opcode.LOAD, load_payload(region, address, words, bits))
+        if r < 0.50:
+            region = self.integers(0, len(self.depths))
+            count = self.integers(1, min(self.depths[region],
+                                         self.tb.max_payload // self.wb) + 1)
+            address = self.integers(0, self.depths[region] - count + 1)
+            return encode_frame(Opcode.READ, read_payload(region, address, count))
+        if r < 0.60:
+            payload = self.integers(0, 256, 4 * SEED_STREAMS).astype(np.uint8)
+            if self.rng.random() < 0.8:
+                payload[::4] |= 1                            # no zero state
+            return encode_frame(Opcode.SEED, payload.tobytes())
+        if r < 0.72:
+            label = self.integers(0, self.cfg.layers[-1] + 2)
+            sample = self.integers(0, 256, self.sample_bytes).astype(np.uint8).tobytes()
+            return encode_frame(Opcode.TRAIN, bytes([label]) + sample)
+        if r < 0.80:
+            sample = self.integers(0, 256, self.sample_bytes).astype(np.uint8).tobytes()
+            return encode_frame(Opcode.PREDICT, sample)
+        choices = (Opcode.PING, Opcode.STATUS, Opcode.COUNTERS, Opcode.RESET)
+        return encode_frame(choices[self.integers(0, len(choices))] if self.rng.random() > 0.02
+                            else Opcode.RESET)
+
+    def frame(self):
+        """``(kind, bytes)``: a valid frame or one of the mutations."""
+        frame = bytearray(self.valid_frame())
+        r = self.rng.random()
+        if r < 0.40:
+            return "valid", bytes(frame)
+        if r < 0.58:                                     # 1 to 3 bit flips anywhere
+            for _ in range(self.integers(1, 4)):
+                k = self.integers(0, len(frame))
+                frame[k] ^= 1 << self.integers(0, 8)
+            return "bit flip", bytes(frame)
+        if r < 0.68:
+            return "truncated", bytes(frame[:self.integers(1, len(frame))])
+        if r < 0.76:
+            frame[-self.integers(1, 3)] ^= self.integers(1, 256)
+            return "bad crc", bytes(frame)
+        if r < 0.82:
+            known = {int(op) for op in Opcode}
+            opcode = self.rng.choice([v for v in range(256) if v not in known])
+            payload = self.integers(0, 256, self.integers(0, 12)).astype(np.uint8).tobytes()
+            return "unknown opcode", encode_frame(int(opcode), payload)
+        if r < 0.88:                                     # length field above max_payload
+            length = self.integers(self.tb.max_payload + 1, 0x10000)
+            body = self.integers(0, 256, self.integers(0, 40)).astype(np.uint8).tobytes()
+            return "oversized", bytes([SYNC, frame[1], length & 0xFF, length >> 8]) + body
+        if r < 0.94:                                     # re-framed with a wrong payload length
+            payload = bytes(frame[4:-2])
+            if payload and self.rng.random() < 0.5:
+                payload = payload[:self.integers(0, len(payload))]
+            else:
+                payload += bytes(self.integers(0, 256, self.integers(1, 4)).astype(np.uint8))
+            return "wrong length", encode_frame(frame[1], payload[:self.tb.max_payload])
+        noise = self.integers(0, 256, self.integers(1, 12)).astype(np.uint8).tobytes()
+        if self.rng.random() < 0.5:
+            return "noise then frame", noise + bytes(frame)
+        return "noise", noise
+
+
+@cocotb.test()
+async def fuzz(dut):
+    params = testbench_params()
+    await start(dut)
+    rng = np.random.default_rng(params["seed"])
+    tb = LinkTestbench(dut, params, rng)
+    fuzzer = FrameFuzzer(tb, rng)
+    n = max(100, int(params["frames"] * volume()))
+    kinds = {}
+    for _ in range(n):
+        kind, data = fuzzer.frame()
+        kinds[kind] = kinds.get(kind, 0) + 1
+        await tb.send(data, gap_chance=0.03)
+
+    # no state corruption: every word, then every counter, equals the model
+    words_checked = 0
+    for region, depth in enumerate(tb.model.depths):
+        per_frame = tb.max_payload // word_bytes(tb.model.word_bits)
+        for address in range(0, depth, per_frame):
+            count = min(per_frame, depth - address)
+            response = await tb.request(Opcode.READ, read_payload(region, address, count))
+            assert response[1] == Opcode.READ | 0x80, response.hex()
+            words_checked += count
+    await tb.request(Opcode.STATUS)
+    assert len(tb.received) == len(tb.expected)
+    await ClockCycles(dut.clk, 2 * tb.timeout)           # nothing more comes out
+    assert len(tb.received) == len(tb.expected), "spurious output after the last response"
+    counts = dict(zip((c.name for c in Counter), tb.model.counters, strict=True))
+    dut._log.info("fuzz: %d frames (%s), %d responses (%d under back-pressure), 0 hangs, "
+                  "0 mismatches; %d memory words and %d counters read back equal; counters %s",
+                  n, ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())), tb.responses,
+                  tb.stalled_responses, words_checked, len(counts), counts)
+
+
+class CountingTransport:
+    """Counts the OK responses a transport carries (to check STATUS against)."""
+
+    def __init__(self, transport):
+        self.transport = transport
+        self.ok = 0
+
+    async def exchange(self, request):
+        frame = await self.transport.exchange(request)
+        self.ok += frame.opcode != ERROR_OPCODE
+        return frame
+
+
+@cocotb.test()
+async def host_api(dut):
+    params = testbench_params()
+    await start(dut)
+    cfg, kwargs = system_config(params)
+    rng = np.random.default_rng(params["seed"])
+    transport = CountingTransport(CocotbStreamTransport(dut, max_cycles=20_000))
+    device = AsyncDevice(transport)
+
+    info = await device.ping()
+    assert (info.word_bits, info.max_payload, info.depths) == (
+        kwargs["word_bits"], kwargs["max_payload"], kwargs["depths"]), info
+
+    half = 1 << (cfg.weight_bits - 1)
+    weights = [rng.integers(-half, half, (n_out, n_in)).tolist()
+               for n_in, n_out in zip(cfg.layers[:-1], cfg.layers[1:], strict=True)]
+    biases = [rng.integers(-half, half, n_out).tolist() for n_out in cfg.layers[1:]]
+    weights[0][0][0], weights[0][0][1], biases[-1][-1] = -half, half - 1, -1
+    await device.load_network(cfg, weights, biases)
+    assert await device.read_network(cfg) == (weights, biases)
+
+    sample = rng.integers(0, 128, kwargs["sample_bytes"]).tolist()
+    try:
+        await device.train(sample, 1)
+        raise AssertionError("TRAIN before SEED succeeded")
+    except LinkError as error:
+        assert error.code == ErrorCode.BAD_STATE and error.opcode == Opcode.TRAIN, error
+    await device.seed(seed_states(cfg.seed))
+    assert await device.train(sample, 1) == bytes([sum(sample) & 0xFF])
+    assert await device.predict(sample) == bytes([sum(sample) & 0xFF])
+    assert await device.counters() == (1).to_bytes(4, "little") * 2
+    for bad_call, code in [(device.read(len(kwargs["depths"]), 0, 1), ErrorCode.BAD_REGION),
+                           (device.read(1, kwargs["depths"][1], 1), ErrorCode.BAD_ADDRESS),
+                           (device.train(sample, cfg.layers[-1]), ErrorCode.BAD_ARG),
+                           (device.seed([1, 2, 0, 4, 5]), ErrorCode.BAD_ARG)]:
+        try:
+            await bad_call
+            raise AssertionError(f"expected {code.name}")
+        except LinkError as error:
+            assert error.code == code, (error, code)
+    status = await device.status()
+    assert status[Counter.OK] == transport.ok - 1 and status[Counter.BAD_STATE] == 1, (
+        transport.ok, status)
+    assert status[Counter.BAD_ARG] == 2 and status[Counter.DROPPED_BYTES] == 0, status
+    await device.reset()
+    status = await device.status()
+    assert status[Counter.OK] == 1 and sum(status.values()) == 1, status
+    assert await device.read_network(cfg) == (weights, biases)     # RESET keeps the memory
+    dut._log.info("host API: ping, network load/read-back, seed/train/predict, errors: ok")
