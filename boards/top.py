@@ -1,20 +1,34 @@
 """The board top every board file builds: PLL clock + the design + status LEDs.
 
-Until the UART host link exists, the design sits in a :class:`RegisteredHarness` (every input
-fed from a serial chain, every output registered and XOR-folded to an LED) so place-and-route
-keeps all of it and times register -> design -> register at the PLL clock.
+Two kinds of design:
 
-Status LEDs, in the order of the board's ``leds``: the folded design output, a heartbeat
-(about 1 Hz at the array clock) and "PLL locked". Boards with fewer LEDs show the first ones.
+- a component with byte streams ``i`` / ``o`` (the whole trainer, ``hw.engine.EngineSystem``:
+  host link + engine + array) is wired to the board's UART (``hw.uart.UART`` at
+  :data:`BAUD`); the LEDs show busy, heartbeat, PLL locked;
+- any other component (a bare ``PEArray`` or ``MultiplierArray``) sits in a
+  :class:`RegisteredHarness` (every input fed from a serial chain, every output registered and
+  XOR-folded to an LED) so place-and-route keeps all of it and times register -> design ->
+  register at the PLL clock; the LEDs show the folded output, heartbeat, PLL locked.
+
+Boards with fewer LEDs show the first ones.
 """
 
 from amaranth.hdl import Elaboratable, Module, Signal
-from amaranth.lib import io
+from amaranth.lib import io, wiring
 
 from .clocks import PLLClock
 from .harness import RegisteredHarness
 
-__all__ = ["BoardTop"]
+__all__ = ["BAUD", "BoardTop", "is_linked"]
+
+#: Host link baud rate.
+BAUD = 115200
+
+
+def is_linked(design):
+    """Whether ``design`` talks bytes (``i`` / ``o`` streams) and so goes on the UART."""
+    members = design.signature.members
+    return "i" in members and "o" in members
 
 
 class BoardTop(Elaboratable):
@@ -25,12 +39,19 @@ class BoardTop(Elaboratable):
     ``("rgb_led", 0)``-style resources given as ``(name, number, subsignal)``.
     """
 
-    def __init__(self, design, *, family, clock, clock_mhz, data_pin, leds):
+    def __init__(self, design, *, family, clock, clock_mhz, data_pin, leds, uart=("uart", 0)):
         self.design = design
-        self.harness = RegisteredHarness(design, data_pin=data_pin, led=None)
+        self.linked = is_linked(design)
+        self.harness = None if self.linked else RegisteredHarness(design, data_pin=data_pin,
+                                                                   led=None)
         self.clock = PLLClock(family=family, resource=clock[:2], input_mhz=clock[2],
                               target_mhz=clock_mhz)
         self.leds = list(leds)
+        self.uart = uart
+
+    @property
+    def uart_divisor(self):
+        return round(self.clock_mhz * 1e6 / BAUD)
 
     @property
     def clock_mhz(self):
@@ -40,10 +61,22 @@ class BoardTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.submodules.clock = self.clock
-        m.submodules.harness = self.harness
         heartbeat = Signal(max(1, int(self.clock_mhz * 1e6).bit_length() - 1))
         m.d.sync += heartbeat.eq(heartbeat + 1)
-        status = [self.harness.folded, heartbeat[-1], self.clock.locked]
+        if self.linked:
+            from fewmul.hw.uart import UART
+            m.submodules.design = self.design
+            m.submodules.uart = uart = UART(divisor=self.uart_divisor)
+            pins = platform.request(*self.uart, dir={"tx": "-", "rx": "-"})
+            m.submodules.tx = tx = io.Buffer("o", pins.tx)
+            m.submodules.rx = rx = io.FFBuffer("i", pins.rx)
+            m.d.comb += [tx.o.eq(uart.tx), uart.rx.eq(rx.i)]
+            wiring.connect(m, uart.o, self.design.i)
+            wiring.connect(m, self.design.o, uart.i)
+            status = [self.design.busy, heartbeat[-1], self.clock.locked]
+        else:
+            m.submodules.harness = self.harness
+            status = [self.harness.folded, heartbeat[-1], self.clock.locked]
         requested = {}
         for index, (led, value) in enumerate(zip(self.leds, status, strict=False)):
             name, number, *subsignal = led
