@@ -264,9 +264,10 @@ class Link(wiring.Component):
             m.d.comb += frame_byte.eq(tx_crc[:8])
 
         receiving = Signal()
+        fsm_hunting = Signal()
         timed_out = Signal()
         m.d.comb += timed_out.eq(~take & (timer == self._timeout_cycles - 1))
-        with m.If(receiving):
+        with m.If(receiving & ~fsm_hunting):                # the timer rests while hunting
             m.d.sync += timer.eq(0)
             with m.If(~take):
                 m.d.sync += timer.eq(timer + 1)
@@ -481,6 +482,7 @@ class Link(wiring.Component):
         # never evaluates an `always @*` block whose inputs do not change after time 0, which
         # would leave a handshake inside the FSM at X until the state first moves.
         m.d.comb += [
+            fsm_hunting.eq(fsm.ongoing("HUNT")),
             self.o.valid.eq(fsm.ongoing("TX_SEND")),
             self.mem.cmd.valid.eq(fsm.ongoing("LOAD_WRITE") | fsm.ongoing("READ_COMMAND")),
             self.mem.rdata.ready.eq(fsm.ongoing("READ_WAIT")),

@@ -49,10 +49,15 @@ def level(signal):
     return int(value) if value.is_resolvable else 0
 
 
-async def start(dut):
+async def start(dut, bench=0):
+    """Clock, reset, and every input of ``fewmul.hw.link_bench.LinkBench`` at a known value."""
     dut.i__valid.value = 0
     dut.i__payload.value = 0
     dut.o__ready.value = 1
+    dut.bench.value = bench
+    for name in ("play_data", "play_length", "play_sequence", "gap_threshold",
+                 "stall_threshold", "record_target"):
+        getattr(dut, name).value = 0
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     dut.rst.value = 1
     await ClockCycles(dut.clk, 3)
@@ -68,13 +73,14 @@ def system_config(params):
 
 
 class LinkTestbench:
-    """Drives ``i`` in lock step with the model and scores every response against it.
+    """Plays request bytes through the bench's player in lock step with the model and scores
+    every response from the bench's recorder against it.
 
-    Python wakes once per request byte and once per response byte, not once per clock: with
-    ``o.ready`` held high the link lowers ``o.valid`` between bytes, so each response byte is one
-    rising edge of ``o.valid`` (a lost or extra byte still shows up as a mismatch). A share of
-    the responses (``stall_share``) is instead taken clock by clock with ``o.ready`` low a
-    random ``stall`` of the time, to exercise back-pressure.
+    A case's bytes are cut where the model says a frame completes: the player sends up to that
+    byte, the recorder's target is raised by the predicted response's length, and the response
+    must complete within ``bound`` clocks (else: hang) and equal the model's (else: mismatch).
+    Python wakes a few times per frame, not once per clock. ``gap`` and ``stall`` set the
+    bench's random idle clocks between request bytes and back-pressure on responses.
     """
 
     def __init__(self, dut, params, rng):
@@ -84,85 +90,86 @@ class LinkTestbench:
         self.rng = rng
         self.fast = random.Random(int(rng.integers(2**32)))
         self.stall = params.get("stall", 0.25)
-        self.stall_share = params.get("stall_share", 0.1)
         self.timeout = params["timeout_cycles"]
         self.max_payload = kwargs["max_payload"]
-        # longest response: the link's worst execution plus sending a full frame under stalls
+        self.play_bytes = params["play_bytes"]
+        self.record_bytes = params["record_bytes"]
+        # longest response: the link's worst execution plus sending a full frame under stalls,
+        # plus the idle timeout of a truncated frame
         self.bound = int((8 * (self.max_payload + 16) + 64) / (1 - self.stall)) + self.timeout
-        self.received = bytearray()
-        self.expected = bytearray()
+        self.expected_bytes = 0
         self.responses = 0
         self.stalled_responses = 0
+        self.sequence = 0
+        self.last_response = b""
         self.falling = FallingEdge(dut.clk)
-        self.valid_rises = RisingEdge(dut.o__valid)
-        self.settled = ReadOnly()
-        self.i_valid, self.i_payload = dut.i__valid, dut.i__payload
-        self.o_valid, self.o_payload, self.o_ready = dut.o__valid, dut.o__payload, dut.o__ready
 
-    async def await_response(self, response, context):
-        self.expected += response
+    async def _play(self, data, gap_threshold):
+        dut = self.dut
+        for k in range(0, len(data), self.play_bytes):
+            chunk = data[k:k + self.play_bytes]
+            await self.falling
+            dut.play_data.value = int.from_bytes(chunk, "little")
+            dut.play_length.value = len(chunk)
+            dut.gap_threshold.value = gap_threshold
+            self.sequence = (self.sequence + 1) & 0xFF
+            dut.play_sequence.value = self.sequence
+            await RisingEdge(dut.play_done)
+
+    async def _response(self, response, context):
+        dut = self.dut
         self.responses += 1
-        self.i_valid.value = 0
-        if self.fast.random() < self.stall_share:
-            await self._collect_stalled(context)
-        else:
-            await self._collect(context)
-        for _ in range(3):                                  # DONE -> HUNT, then a falling edge
-            await self.falling
-        if self.received != self.expected:
-            raise AssertionError(f"after {context}: response {bytes(self.received[-40:]).hex()} "
-                                 f"!= model {bytes(self.expected[-40:]).hex()}")
-
-    def _hang(self, context):
-        return AssertionError(f"hang: no complete response within {self.bound} cycles after "
-                              f"{context}; got {bytes(self.received[-40:]).hex()}, "
-                              f"want {bytes(self.expected[-40:]).hex()}")
-
-    async def _collect(self, context):
-        deadline = Timer(10 * self.bound, unit="ns")
-        while len(self.received) < len(self.expected):
-            if await First(self.valid_rises, deadline) is deadline:
-                raise self._hang(context)
-            await self.settled                              # the payload mux settles after valid
-            self.received.append(int(self.o_payload.value))
-
-    async def _collect_stalled(self, context):
-        self.stalled_responses += 1
-        for _ in range(self.bound):
-            if len(self.received) >= len(self.expected):
-                break
-            await self.falling
-            ready = self.fast.random() >= self.stall
-            self.o_ready.value = int(ready)
-            if ready and level(self.o_valid):
-                self.received.append(int(self.o_payload.value))
-        else:
-            raise self._hang(context)
-        self.o_ready.value = 1
+        stalled = self.fast.random() < 0.1
+        self.stalled_responses += stalled
+        self.expected_bytes += len(response)
+        await self.falling
+        dut.stall_threshold.value = int(256 * self.stall) if stalled else 0
+        dut.record_target.value = self.expected_bytes
+        await ReadOnly()
+        if not int(dut.record_hit.value):
+            deadline = Timer(10 * self.bound, unit="ns")
+            if await First(RisingEdge(dut.record_hit), deadline) is deadline:
+                raise AssertionError(f"hang: no complete response within {self.bound} cycles "
+                                     f"after {context}; want {response.hex()}")
+            await ReadOnly()
+        count = int(dut.record_count.value)
+        record = int(dut.record.value).to_bytes(self.record_bytes, "little")
+        got = record[self.record_bytes - len(response):]
+        self.last_response = got
+        if count != self.expected_bytes or got != response:
+            raise AssertionError(f"after {context}: response {got.hex()} ({count} bytes so "
+                                 f"far) != model {response.hex()} ({self.expected_bytes})")
+        await self.falling                                  # DONE -> HUNT before more bytes
+        await self.falling
 
     async def send(self, data, gap_chance=0.0):
-        """Feed ``data`` in lock step with the model; wait for each response it predicts."""
+        """Feed ``data`` in lock step with the model; check each response it predicts."""
         context = f"bytes {bytes(data).hex()}"
-        await self.falling
-        for byte in data:
-            self.i_valid.value = 1
-            self.i_payload.value = byte
-            await self.falling                              # taken at the rising edge between
+        gap_threshold = int(256 * gap_chance)
+        start = 0
+        for k, byte in enumerate(data):
             response = self.model.feed(byte)
             if response is not None:
-                await self.await_response(response, context)
-            elif self.fast.random() < gap_chance:         # an idle gap below the timeout
-                self.i_valid.value = 0
-                for _ in range(self.fast.randrange(1, self.timeout - 2)):
-                    await self.falling
-        self.i_valid.value = 0
+                await self._play(data[start:k + 1], gap_threshold)
+                await self._response(response, context)
+                start = k + 1
+        if start < len(data):
+            await self._play(data[start:], gap_threshold)
         if self.model.receiving:                            # truncated or oversized: idle
-            await self.await_response(self.model.idle(), context + " then idle")
+            await self._response(self.model.idle(), context + " then idle")
+
+    async def check_quiet(self, cycles):
+        """Nothing beyond the predicted responses comes out in ``cycles`` clocks."""
+        await ClockCycles(self.dut.clk, cycles)
+        await ReadOnly()
+        count = int(self.dut.record_count.value)
+        assert count == self.expected_bytes, (
+            f"{count - self.expected_bytes} response bytes beyond the model's")
 
     async def request(self, opcode, payload=b""):
-        start = len(self.expected)
+        """Send one well-formed frame; its response (already checked against the model)."""
         await self.send(encode_frame(opcode, payload))
-        return bytes(self.expected[start:])
+        return self.last_response
 
 
 class FrameFuzzer:
@@ -252,7 +259,7 @@ class FrameFuzzer:
 @cocotb.test()
 async def fuzz(dut):
     params = testbench_params()
-    await start(dut)
+    await start(dut, bench=1)
     rng = np.random.default_rng(params["seed"])
     tb = LinkTestbench(dut, params, rng)
     fuzzer = FrameFuzzer(tb, rng)
@@ -273,9 +280,7 @@ async def fuzz(dut):
             assert response[1] == Opcode.READ | 0x80, response.hex()
             words_checked += count
     await tb.request(Opcode.STATUS)
-    assert len(tb.received) == len(tb.expected)
-    await ClockCycles(dut.clk, 2 * tb.timeout)           # nothing more comes out
-    assert len(tb.received) == len(tb.expected), "spurious output after the last response"
+    await tb.check_quiet(2 * tb.timeout)
     counts = dict(zip((c.name for c in Counter), tb.model.counters, strict=True))
     dut._log.info("fuzz: %d frames (%s), %d responses (%d under back-pressure), 0 hangs, "
                   "0 mismatches; %d memory words and %d counters read back equal; counters %s",

@@ -17,7 +17,7 @@ from fewmul.host import (
     read_payload,
 )
 from fewmul.hw.link import Link
-from fewmul.hw.link_stub import LinkSystem
+from fewmul.hw.link_bench import LinkBench
 from fewmul.sim.runner import run_testbench
 from fewmul.sim.tb_link_model import LinkModel
 
@@ -117,10 +117,11 @@ def test_frame_layout():
 @pytest.mark.sim
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_link_rtl(simulator, build_dir, verilator_pch_fix):
+    dut = LinkBench(**system_kwargs(), timeout_cycles=TIMEOUT, sample_bytes=SAMPLE_BYTES,
+                    n_classes=CONFIG.layers[-1])
     params = dict(config=CONFIG.as_dict(), max_payload=MAX_PAYLOAD, timeout_cycles=TIMEOUT,
-                  sample_bytes=SAMPLE_BYTES, seed=2016, frames=10_000, stall=0.25)
-    dut = LinkSystem(**system_kwargs(), timeout_cycles=TIMEOUT, sample_bytes=SAMPLE_BYTES,
-                     n_classes=CONFIG.layers[-1])
-    result = run_testbench(dut, toplevel="link_system", test_module="fewmul.sim.tb_link",
+                  sample_bytes=SAMPLE_BYTES, seed=2016, frames=10_000, stall=0.25,
+                  play_bytes=dut.play_bytes, record_bytes=dut.record_bytes)
+    result = run_testbench(dut, toplevel="link_bench", test_module="fewmul.sim.tb_link",
                            simulator=simulator, build_dir=build_dir, params=params)
     assert result.tests == 2 and result.failed == 0
