@@ -1,0 +1,97 @@
+"""Host driver: framing, payloads, and the Device API over the link model (no simulator)."""
+
+import pytest
+
+from fewmul.config import Config
+from fewmul.golden.rng import seed_states
+from fewmul.host import (
+    Counter,
+    Device,
+    ErrorCode,
+    FrameDecoder,
+    LinkError,
+    Opcode,
+    decode_frame,
+    decode_words,
+    encode_frame,
+    encode_words,
+    memory_map,
+    seed_payload,
+)
+from fewmul.sim.tb_link_model import LinkModel
+
+
+class ModelTransport:
+    """``exchange`` through ``LinkModel``: the Device API checked without a simulator."""
+
+    def __init__(self, model):
+        self.model = model
+        self.frames = 0
+
+    def exchange(self, request):
+        self.frames += 1
+        responses = [r for r in map(self.model.feed, request) if r is not None]
+        assert len(responses) == 1 and not self.model.receiving
+        return decode_frame(responses[0])
+
+
+def test_encode_decode_round_trip():
+    frame = encode_frame(Opcode.LOAD, bytes(range(10)))
+    decoded = decode_frame(frame)
+    assert (decoded.opcode, decoded.payload) == (Opcode.LOAD, bytes(range(10)))
+    assert encode_frame(Opcode.PING) == bytes.fromhex("a5010000fbac")
+
+
+def test_decoder_skips_noise_and_splits():
+    decoder = FrameDecoder()
+    stream = b"\x00\x13" + encode_frame(0x81, b"ab") + encode_frame(0x84)
+    frames = [f for k in range(len(stream)) for f in decoder.feed(stream[k:k + 1])]
+    assert [(f.opcode, f.payload) for f in frames] == [(0x81, b"ab"), (0x84, b"")]
+    with pytest.raises(LinkError, match="bad CRC"):
+        decoder.feed(encode_frame(0x81)[:-1] + b"\x00")
+
+
+@pytest.mark.parametrize("bits", [1, 8, 12, 16, 20, 24, 32])
+def test_words_round_trip(bits):
+    words = [-(1 << (bits - 1)), (1 << (bits - 1)) - 1, 0, -1 if bits > 1 else 0]
+    data = encode_words(words, bits)
+    assert len(data) == len(words) * ((bits + 7) // 8)
+    assert decode_words(data, bits) == words
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(opcode=256), "opcode must be a byte, not 256"),
+    (dict(opcode=1, payload=bytes(65536)), "payload must be at most 65535 bytes, not 65536"),
+])
+def test_encode_rejects(kwargs, message):
+    with pytest.raises(ValueError) as info:
+        encode_frame(**kwargs)
+    assert str(info.value) == message
+
+
+def test_seed_payload_rejects_wrong_count():
+    with pytest.raises(ValueError, match="SEED needs 5 states, not 4"):
+        seed_payload([1, 2, 3, 4])
+
+
+def test_device_api_over_model():
+    cfg = Config(layers=(20, 7, 3), weight_bits=12, lr_shift=8)
+    depths = tuple(r.depth for r in memory_map(cfg))
+    model = LinkModel(word_bits=12, depths=depths, max_payload=48, sample_bytes=20, n_classes=3)
+    transport = ModelTransport(model)
+    device = Device(transport)
+    info = device.ping()
+    assert (info.word_bits, info.max_payload, info.depths) == (12, 48, depths)
+    weights = [[[(i * 31 + j * 7) % 4096 - 2048 for j in range(n)] for i in range(m)]
+               for n, m in zip(cfg.layers[:-1], cfg.layers[1:], strict=True)]
+    biases = [[k - 3 for k in range(m)] for m in cfg.layers[1:]]
+    device.load_network(cfg, weights, biases)
+    assert transport.frames > 1 + len(depths)                  # split by max_payload
+    assert device.read_network(cfg) == (weights, biases)
+    with pytest.raises(LinkError) as info:
+        device.train(bytes(20), 0)
+    assert info.value.code == ErrorCode.BAD_STATE and info.value.opcode == Opcode.TRAIN
+    device.seed(seed_states(cfg.seed))
+    assert device.train(bytes(range(20)), 2) == bytes([sum(range(20))])
+    status = device.status()
+    assert status[Counter.BAD_STATE] == 1 and status[Counter.OK] == transport.frames - 2
