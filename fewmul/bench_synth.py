@@ -3,10 +3,12 @@
 For each device (iCE40UP5K on the iCEBreaker, ECP5-85F on the ULX3S) and each design (the fewmul
 array, the multiplier baseline) the sweep grows the array through :data:`SHAPES` with nextpnr
 seed 1 (galloping: shapes 0, 1, 3, 7, ... of the list) until a build no longer fits or misses
-the device's clock target, bisects between the last pass and the first failure, then re-places
-the largest passing configuration with more seeds (min / median / max Fmax). Every build is one
-:func:`fewmul.boards.synth.build_design`; every result is appended to ``<out>/points.jsonl`` as
-it lands, so an interrupted sweep resumes where it stopped and a partial sweep still reports.
+the device's clock target (a shape whose logic cells, extrapolated linearly from the two largest
+builds, exceed the chip by more than 2 % is not built), bisects between the last pass and the
+first failure, then re-places the largest passing configuration with more seeds (min / median /
+max Fmax). Every build is one :func:`fewmul.boards.synth.build_design`; every result is appended
+to ``<out>/points.jsonl`` as it lands, so an interrupted sweep resumes where it stopped and a
+partial sweep still reports.
 
 Outputs: the markdown table in ``docs/results.md`` (section ``bench-synth``), plots
 ``docs/img/synth_pes_vs_luts.png`` and ``docs/img/synth_macs_vs_pes.png``, and with ``--json``
@@ -143,6 +145,16 @@ def sweep(device, design, shapes, *, seeds, out, log):
 
     def attempt(index):
         rows, cols = shapes[index]
+        estimate = _extrapolate(results, rows * cols)
+        if estimate is not None and log is not None and _key(
+                device, design, rows, cols, 1) not in log.points:
+            cells, available = estimate
+            if cells > 1.02 * available:             # a build that cannot fit: skip it
+                print(f"  {device}/{design}/{rows}x{cols}: about {cells:.0f} logic cells "
+                      f"> {available} (extrapolated), not built", flush=True)
+                results[index] = {"pes": rows * cols, "fits": False, "passes": False,
+                                  "estimated_cells": round(cells)}
+                return False
         results[index] = build_point(device, design, rows, cols, 1, out, log)
         return results[index]["passes"]
 
@@ -170,6 +182,19 @@ def sweep(device, design, shapes, *, seeds, out, log):
     builds = [build_point(device, design, rows, cols, seed, out, log)
               for seed in range(1, seeds + 1)]
     return shapes[best], builds
+
+
+def _extrapolate(results, pes):
+    """Logic cells of ``pes`` PEs, linear through the two largest builds that fitted."""
+    fitted = sorted((r for r in results.values() if r.get("fits") and "logic_cells" in r),
+                    key=lambda r: r["pes"])
+    if len(fitted) < 2 or pes <= fitted[-1]["pes"]:
+        return None
+    a, b = fitted[-2], fitted[-1]
+    per_pe = ((b["logic_cells"]["used"] - a["logic_cells"]["used"]) / (b["pes"] - a["pes"])
+              if b["pes"] > a["pes"] else 0)
+    return (b["logic_cells"]["used"] + per_pe * (pes - b["pes"]),
+            b["logic_cells"]["available"])
 
 
 def _best_build(builds):
