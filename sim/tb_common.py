@@ -6,10 +6,18 @@ once on the whole batch (numpy) and the scoreboard compares arrays. Python wakes
 transaction, never per golden evaluation.
 """
 
+import json
+from pathlib import Path
+
 import numpy as np
 from cocotb.triggers import Timer
 
-__all__ = ["Scoreboard", "CombinationalHarness", "read_signed", "read_unsigned"]
+__all__ = ["Scoreboard", "CombinationalHarness", "read_signed", "read_unsigned", "TALLY"]
+
+#: Every checked scoreboard appends ``{"name", "checked", "failures"}`` here (one JSON object a
+#: line), in the test directory (the case's build directory); emptied once per simulator run.
+TALLY = Path("scoreboard.jsonl")
+TALLY.unlink(missing_ok=True)
 
 
 def read_signed(handle):
@@ -46,6 +54,9 @@ class Scoreboard:
                 {k: _item(v, index) for k, v in want.items()}))
 
     def check(self):
+        with TALLY.open("a") as f:
+            f.write(json.dumps({"name": self.name, "checked": self.checked,
+                                "failures": self.failures}) + "\n")
         assert self.failures == 0, (
             f"{self.name}: {self.failures} of {self.checked} transactions mismatch; first "
             f"(stimulus, got, want): {self.examples}")

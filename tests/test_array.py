@@ -68,15 +68,15 @@ def test_golden_model_read_restores_tile():
 
 CASES = {
     # name: (config, idle, backpressure, transactions)
-    "8x8-binary": (dict(array_rows=8, array_cols=8), 0.0, 0.0, 6000),
-    "4x6-ternary-gaps": (dict(array_rows=4, array_cols=6, weights="ternary"), 0.3, 0.3, 6000),
+    "8x8-binary": (dict(array_rows=8, array_cols=8), 0.0, 0.0, 1200),
+    "4x6-ternary-gaps": (dict(array_rows=4, array_cols=6, weights="ternary"), 0.3, 0.3, 2000),
     "1x1-det": (dict(array_rows=1, array_cols=1, sampling="deterministic",
-                     quantizer="deterministic", update_rounding="nearest"), 0.1, 0.5, 4000),
+                     quantizer="deterministic", update_rounding="nearest"), 0.1, 0.5, 1500),
     "5x3-narrow": (dict(array_rows=5, array_cols=3, weights="ternary", weight_bits=6,
                         err_bits=10, err_frac=8, lr_shift=0, rand_bits=4, shift_bits=2),
-                   0.2, 0.2, 6000),
+                   0.2, 0.2, 2000),
     "16x2-wide": (dict(array_rows=16, array_cols=2, act_bits=4, rand_bits=12, weight_bits=20,
-                       lr_shift=9), 0.0, 0.6, 4000),
+                       lr_shift=9), 0.0, 0.6, 1000),
 }
 
 

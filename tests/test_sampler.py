@@ -23,14 +23,14 @@ def test_signature():
                                           "negative"}
 
 
+# Every stochastic case also drives ``deterministic`` high on 20 % of its transactions.
 CONFIGS = [
     dict(weights="binary"),
     dict(weights="ternary"),
-    dict(weights="binary", sampling="deterministic"),
-    dict(weights="ternary", sampling="deterministic"),
     dict(weights="ternary", weight_bits=6, rand_bits=8, lr_shift=11),   # Wf < B: pad the weight
-    dict(weights="binary", weight_bits=6, rand_bits=8, lr_shift=11),
-    dict(weights="ternary", weight_bits=9, rand_bits=8, lr_shift=8),    # Wf == B
+    dict(weights="binary", weight_bits=6, rand_bits=8, lr_shift=11, sampling="deterministic"),
+    dict(weights="ternary", weight_bits=9, rand_bits=8, lr_shift=8,     # Wf == B
+         sampling="deterministic"),
 ]
 
 
@@ -39,7 +39,7 @@ CONFIGS = [
 @pytest.mark.parametrize("case", range(len(CONFIGS)))
 def test_sampler_rtl_matches_golden(simulator, case, build_dir):
     cfg = Config(**CONFIGS[case])
-    params = dict(cfg=cfg.as_dict(), seed=case * 11 + 5, transactions=2000)
+    params = dict(cfg=cfg.as_dict(), seed=case * 11 + 5, transactions=5000)
     result = run_testbench(Sampler(cfg), toplevel="sampler", test_module="fewmul.sim.tb_sampler",
                            simulator=simulator, build_dir=build_dir, params=params)
     assert result.tests == 2 and result.failed == 0
