@@ -20,7 +20,6 @@ import time
 
 import numpy as np
 
-from fewmul.config import Config
 from fewmul.golden import data as datasets
 
 __all__ = ["run_bench", "throughput", "markdown", "add_arguments", "run", "main"]
@@ -31,9 +30,10 @@ TARGETS = dict(accuracy=0.95, vs_float_sgd=0.01, multiplier_free=0.94, low_bits_
 
 def throughput(steps=3000, seed=1):
     """Training samples per CPU second of the bit-exact model, 64-64-10 binary, on digits."""
+    from fewmul.commands.train import default_config
     from fewmul.golden.mlp import init_network, train_epoch
     from fewmul.golden.rng import StreamSet
-    cfg = Config(layers=(64, 64, 10), seed=seed)
+    cfg = default_config(layers=(64, 64, 10), seed=seed)
     ds = datasets.load("digits", cfg)
     net, streams = init_network(cfg), StreamSet(seed)
     idx = np.arange(steps) % len(ds.y_train)
@@ -55,33 +55,52 @@ def _cases(bits):
     return cases
 
 
-def run_bench(seeds=5, bits=(4, 5, 6, 8), epochs=None, progress=True):
-    """Run every case for every seed; returns the JSON-ready dict."""
+def _one_run(task):
     from fewmul.commands.train import DEFAULTS, TrainOptions, train
+    name, cfg, opt_changes, epochs = task
+    ds = datasets.load(DEFAULTS["dataset"], cfg)
+    options = TrainOptions(dataset=DEFAULTS["dataset"], epochs=epochs, **opt_changes)
+    result = train(cfg, options, dataset=ds)
+    return name, {"seed": cfg.seed, "test_accuracy": result["test_accuracy"],
+                  "test_accuracy_multiplier_free": result["test_accuracy_multiplier_free"],
+                  "samples_per_second": result["samples_per_second"]}
+
+
+def run_bench(seeds=5, bits=(4, 5, 6, 8), epochs=None, jobs=1, progress=True, bits_seeds=None):
+    """Run every case for every seed (``jobs`` processes); returns the JSON-ready dict.
+
+    ``bits_seeds``: seeds of the weight-width sweep (default: ``seeds``).
+    """
+    from fewmul.commands.train import DEFAULTS, default_config
     epochs = DEFAULTS["epochs"] if epochs is None else epochs
-    base = Config()
-    base = base.replace(layers=(base.layers[0], *DEFAULTS["hidden"], base.layers[-1]))
-    ds = datasets.load(DEFAULTS["dataset"], base)
+    base = default_config()
     cases = _cases(bits)
+    bits_seeds = seeds if bits_seeds is None else bits_seeds
+    tasks = [(name, base.replace(seed=seed, **cfg_changes), opt_changes, epochs)
+             for name, cfg_changes, opt_changes in cases
+             for seed in range(1, (bits_seeds if "weight_bits" in cfg_changes else seeds) + 1)]
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(total=len(cases) * seeds, unit="run", desc="bench golden")
-    runs = {}
-    for name, cfg_changes, opt_changes in cases:
-        runs[name] = []
-        for seed in range(1, seeds + 1):
-            cfg = base.replace(seed=seed, **cfg_changes)
-            options = TrainOptions(dataset=DEFAULTS["dataset"], epochs=epochs, **opt_changes)
-            result = train(cfg, options, dataset=ds)
-            runs[name].append({"seed": seed, "test_accuracy": result["test_accuracy"],
-                               "test_accuracy_multiplier_free":
-                                   result["test_accuracy_multiplier_free"],
-                               "samples_per_second": result["samples_per_second"]})
+        bar = tqdm(total=len(tasks), unit="run", desc="bench golden")
+    runs = {name: [] for name, _, _ in cases}
+    if jobs > 1:
+        import multiprocessing
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            for name, run in pool.imap_unordered(_one_run, tasks):
+                runs[name].append(run)
+                if bar is not None:
+                    bar.update()
+    else:
+        for task in tasks:
+            name, run = _one_run(task)
+            runs[name].append(run)
             if bar is not None:
                 bar.update()
     if bar is not None:
         bar.close()
+    for rs in runs.values():
+        rs.sort(key=lambda r: r["seed"])
     cpu_rate, wall_rate = throughput()
     summary = {}
     for name, rs in runs.items():
@@ -91,7 +110,9 @@ def run_bench(seeds=5, bits=(4, 5, 6, 8), epochs=None, progress=True):
                          "test_accuracy_multiplier_free": float(mf.mean()),
                          "test_accuracy_multiplier_free_std": float(mf.std())}
     return {"config": {**base.as_dict(), "dataset": DEFAULTS["dataset"], "epochs": epochs,
-                       "seeds": list(range(1, seeds + 1)), "bits": list(bits)},
+                       "lr_decay": DEFAULTS["lr_decay"],
+                       "seeds": list(range(1, seeds + 1)), "bits": list(bits),
+                       "bits_seeds": list(range(1, bits_seeds + 1))},
             "summary": summary, "runs": runs,
             "throughput_64_64_10": {"samples_per_cpu_second": cpu_rate,
                                     "samples_per_second_wall": wall_rate,
@@ -108,8 +129,10 @@ def markdown(result):
     s, c = result["summary"], result["config"]
     sgd = s["float SGD"]["test_accuracy"]
     lines = [f"digits, {'-'.join(map(str, c['layers']))} MLP, {c['activation']}, "
-             f"lr 2^-{c['lr_shift']}, scales {c['scale_shifts']}, {c['epochs']} epochs, online; "
-             f"mean ± std over seeds {c['seeds']}.", "",
+             f"lr 2^-{c['lr_shift']} halved every {c['lr_decay']} epochs, scales "
+             f"{c['scale_shifts']}, {c['epochs']} epochs, online (one sample per step); "
+             f"mean ± std over seeds {c['seeds']} (weight-width sweep: seeds "
+             f"{c['bits_seeds']}).", "",
              "| run | test accuracy (paper rule) | multiplier-free | vs float SGD |",
              "|---|---|---|---|"]
     for name, v in s.items():
@@ -150,6 +173,10 @@ def add_arguments(p):
     p.add_argument("--bits", type=int, nargs="*", default=[4, 5, 6, 8],
                    help="stored weight widths of the precision sweep")
     p.add_argument("--epochs", type=int, help="override the tuned default epochs")
+    p.add_argument("--bits-seeds", type=int,
+                   help="seeds of the weight-width sweep (default: --seeds)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="training runs in parallel (processes; default: 1)")
     p.add_argument("--json", metavar="PATH", default="build/bench/golden.json")
     p.add_argument("--no-results", action="store_true",
                    help="do not rewrite docs/results.md")
@@ -159,6 +186,8 @@ def _command(args):
     parts = ["fewmul bench golden", f"--seeds {args.seeds}"]
     if list(args.bits) != [4, 5, 6, 8]:
         parts.append("--bits " + " ".join(map(str, args.bits)))
+    if args.bits_seeds is not None:
+        parts.append(f"--bits-seeds {args.bits_seeds}")
     if args.epochs is not None:
         parts.append(f"--epochs {args.epochs}")
     return " ".join(parts)
@@ -170,7 +199,8 @@ def run(args):
 
 def main(args, command):
     from fewmul.results import update_section, write_json
-    result = run_bench(seeds=args.seeds, bits=tuple(args.bits), epochs=args.epochs)
+    result = run_bench(seeds=args.seeds, bits=tuple(args.bits), epochs=args.epochs,
+                       jobs=args.jobs, bits_seeds=args.bits_seeds)
     result["command"] = command
     table = markdown(result)
     print(table)

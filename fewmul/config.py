@@ -51,7 +51,9 @@ class Config:
     #: Rounding of the layer input to a power of two for the weight update.
     quantizer: str = "stochastic"
     #: Hidden-layer activation: saturating ReLU, clip(z, 0, 1), or hard tanh, clip(z, -1, 1).
-    activation: str = "relu"
+    #: Hard tanh trains binary/ternary connect much better (no unit dies: its mask is 0 only
+    #: where it saturates).
+    activation: str = "htanh"
     act_bits: int = 8
     weight_bits: int = 16
     err_bits: int = 16
@@ -63,7 +65,8 @@ class Config:
     #: Learning rate 2**-lr_shift, applied to weights and biases.
     lr_shift: int = 6
     #: Per-layer power-of-two scale in place of batch normalisation: z = (W x) >> scale.
-    #: ``None`` picks round(log2(fan_in) / 2) per layer (the paper's W0 ~ 1/sqrt(fan_in)).
+    #: ``None`` picks max(0, round(log2(fan_in) / 2) - 1) per layer: 2^-S ~ 2 / sqrt(fan_in),
+    #: twice the paper's W0, so that weights clipped to [-1, 1] still reach what SGD needs.
     scale_shifts: tuple = None
     #: Rounding of the shifted-out bits of weight and bias updates.
     update_rounding: str = "stochastic"
@@ -103,7 +106,7 @@ class Config:
                 f"so err_frac + lr_shift - (weight_bits - 1) = {self.update_base_shift} must be "
                 f">= 0 (raise lr_shift to {self.weight_frac - self.err_frac} or more)")
         if self.scale_shifts is None:
-            scales = tuple(round(math.log2(n) / 2) for n in layers[:-1])
+            scales = tuple(max(0, round(math.log2(n) / 2) - 1) for n in layers[:-1])
         else:
             scales = self.scale_shifts
             if (not isinstance(scales, tuple) or len(scales) != len(layers) - 1

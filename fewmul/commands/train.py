@@ -6,12 +6,15 @@ The loop is :func:`train` (reusable: ``fewmul bench`` and ``fewmul demo`` call i
 (:mod:`fewmul.golden.float_ref`). A backend is a function ``(cfg, dataset, options) -> trainer``;
 a trainer has
 
-- ``train_epoch(order)``: one online pass over the training samples ``order`` (indices);
+- ``train_epoch(order, lr_shift)``: one online pass over the training samples ``order``
+  (indices) with learning rate ``2^-lr_shift``;
 - ``predict(split, rule)``: labels of ``split`` (``"train"`` / ``"test"``) under ``rule``
   (``"paper"``: real-valued weights; ``"multiplier_free"``: deterministic signs, integer).
 
 Sample order: epoch ``k`` visits the training set in ``np.random.default_rng(seed)``'s ``k``-th
-permutation (host side; every backend uses the same order).
+permutation (host side; every backend uses the same order). Learning-rate schedule: epoch ``k``
+(from 0) uses ``lr_shift + k // lr_decay`` (constant when ``lr_decay`` is 0), see
+``docs/datapath.md`` section 9.
 """
 
 import time
@@ -23,11 +26,21 @@ from fewmul.config import ACTIVATIONS, QUANTIZER_MODES, SAMPLING_MODES, Config
 from fewmul.golden import data as datasets
 from fewmul.golden.mlp import INIT_RANGE
 
-__all__ = ["BACKENDS", "DEFAULTS", "TrainOptions", "train", "add_parser", "run", "DEMO_STEPS"]
+__all__ = ["BACKENDS", "DEFAULTS", "default_config", "TrainOptions", "train", "plot",
+           "add_parser", "run", "DEMO_STEPS"]
 
-#: Tuned defaults of a training run (what ``fewmul bench golden`` measures); the datapath
-#: defaults are :class:`fewmul.config.Config`'s.
-DEFAULTS = dict(dataset="digits", hidden=(64,), epochs=20)
+#: Tuned defaults of a training run (what ``fewmul bench golden`` measures), on top of the
+#: datapath defaults of :class:`fewmul.config.Config`. ``lr_shift`` is the first epoch's
+#: learning-rate shift (``Config.lr_shift`` stays the hardware's reset value).
+DEFAULTS = dict(dataset="digits", hidden=(64,), epochs=20, lr_shift=5, lr_decay=5)
+
+
+def default_config(**changes):
+    """:class:`~fewmul.config.Config` with the tuned run defaults, then ``changes``."""
+    cfg = Config()
+    tuned = dict(layers=(cfg.layers[0], *DEFAULTS["hidden"], cfg.layers[-1]),
+                 lr_shift=DEFAULTS["lr_shift"])
+    return cfg.replace(**{**tuned, **changes})
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,11 @@ class TrainOptions:
     arith: str = "fixed"                 # fixed: bit-exact golden; float: the paper's rule
     float_weights: bool = False          # plain float SGD baseline (implies arith float)
     init_range: float = INIT_RANGE
+    lr_decay: int = DEFAULTS["lr_decay"]  # epochs per halving of the learning rate (0: constant)
+
+    def lr_shift(self, cfg, epoch):
+        """The learning-rate shift of epoch ``epoch`` (from 0)."""
+        return cfg.lr_shift + (epoch // self.lr_decay if self.lr_decay else 0)
 
 
 class GoldenTrainer:
@@ -51,10 +69,10 @@ class GoldenTrainer:
         self.net = init_network(cfg, init_range=options.init_range)
         self.streams = StreamSet(cfg.seed)
 
-    def train_epoch(self, order):
+    def train_epoch(self, order, lr_shift):
         from fewmul.golden.mlp import train_epoch
         train_epoch(self.net, self.ds.x_train[order], self.ds.y_train[order], self.streams,
-                    self.cfg)
+                    self.cfg.replace(lr_shift=lr_shift))
 
     def predict(self, split, rule):
         from fewmul.golden.mlp import predict_fixed, predict_float
@@ -74,7 +92,8 @@ class FloatRefTrainer:
         self.trainer = FloatTrainer(FloatNetwork(*net.float_weights(cfg)), cfg, mode,
                                     seed=cfg.seed)
 
-    def train_epoch(self, order):
+    def train_epoch(self, order, lr_shift):
+        self.trainer.eta = 2.0 ** -lr_shift
         self.trainer.train_epoch(self.ds.float_train[order], self.ds.y_train[order])
 
     def predict(self, split, rule):
@@ -118,7 +137,7 @@ def train(cfg, options=TrainOptions(), backend="golden", progress=False, dataset
     for epoch in range(options.epochs):
         order = order_rng.permutation(len(ds.y_train))
         started, started_cpu = time.perf_counter(), time.process_time()
-        trainer.train_epoch(order)
+        trainer.train_epoch(order, options.lr_shift(cfg, epoch))
         wall += time.perf_counter() - started
         cpu += time.process_time() - started_cpu
         history.append({"epoch": epoch + 1,
@@ -136,7 +155,7 @@ def train(cfg, options=TrainOptions(), backend="golden", progress=False, dataset
         "config": {**cfg.as_dict(), "dataset": ds.name, "epochs": options.epochs,
                    "backend": backend, "arith": arith,
                    "weights": "float" if options.float_weights else cfg.weights,
-                   "init_range": options.init_range},
+                   "init_range": options.init_range, "lr_decay": options.lr_decay},
         "epochs": history,
         "test_accuracy": history[-1]["test_accuracy"] if history else None,
         "test_accuracy_multiplier_free":
@@ -200,8 +219,11 @@ def add_parser(sub):
     p.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--weight-bits", type=int, default=defaults.weight_bits)
-    p.add_argument("--lr-shift", type=int, default=defaults.lr_shift,
+    p.add_argument("--lr-shift", type=int, default=DEFAULTS["lr_shift"],
                    help="learning rate 2^-LR_SHIFT (default: %(default)s)")
+    p.add_argument("--lr-decay", type=int, default=DEFAULTS["lr_decay"], metavar="EPOCHS",
+                   help="halve the learning rate every EPOCHS epochs, 0: constant "
+                        "(default: %(default)s)")
     p.add_argument("--init-range", type=float, default=INIT_RANGE,
                    help="initial weights uniform in [-R, R] (default: %(default)s)")
     p.add_argument("--backend", choices=tuple(BACKENDS), default="golden")
@@ -219,7 +241,8 @@ def run(args):
         print(f"fewmul train: {exc}")
         return 2
     options = TrainOptions(dataset=args.dataset, epochs=args.epochs, arith=args.arith,
-                           float_weights=args.weights == "float", init_range=args.init_range)
+                           float_weights=args.weights == "float", init_range=args.init_range,
+                           lr_decay=args.lr_decay)
     result = train(cfg, options, backend=args.backend, progress=not args.quiet)
     c = result["config"]
     print(f"{c['dataset']} {'-'.join(map(str, c['layers']))} {c['weights']} {c['sampling']} "
@@ -235,7 +258,7 @@ def run(args):
 
 def _demo(out):
     options = TrainOptions(dataset="digits", epochs=3)
-    result = train(Config(), options)
+    result = train(default_config(), options)
     plot(result, out / "train-digits.png")
     return (f"digits {'-'.join(map(str, result['config']['layers']))}, {options.epochs} epochs: "
             f"test {100 * result['test_accuracy']:.1f} %, multiplier-free "

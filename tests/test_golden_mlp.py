@@ -1,0 +1,144 @@
+"""The golden MLP: random-number schedule, block fast path == single steps, batched inference,
+data encoding, float references, and a short training run that must learn."""
+
+import json
+
+import numpy as np
+import pytest
+
+from fewmul.config import Config
+from fewmul.golden import data, mlp
+from fewmul.golden.float_ref import FloatNetwork, FloatTrainer
+from fewmul.golden.rng import Stream, StreamSet, Xorshift32, seed_states, xorshift32
+
+CFG = Config(layers=(64, 16, 10))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits", CFG)
+
+
+# -- random numbers -------------------------------------------------------------------------
+
+def _naive(state, n, bits):
+    out = []
+    for _ in range(n):
+        state = xorshift32(state)
+        out.append(state >> (32 - bits))
+    return out, state
+
+
+@pytest.mark.parametrize("n", [1, 7, 1000, 5000])
+def test_xorshift_jump_ahead_equals_sequential(n):
+    stream = Xorshift32(0x1234_5678)
+    draws = stream.draws(n, 8)
+    want, state = _naive(0x1234_5678, n, 8)
+    assert list(draws) == want and stream.state == state
+
+
+def test_train_step_consumes_section_6_counts(digits):
+    streams = StreamSet(7)
+    net = mlp.init_network(CFG)
+    mlp.train_step(net, digits.x_train[0], digits.y_train[0], streams, CFG)
+    ns, ms = sum(CFG.layers[:-1]), sum(CFG.layers[1:])
+    counts = {Stream.COL_SAMPLE: ns, Stream.ROW_SAMPLE: ms, Stream.QUANT: ns,
+              Stream.COL_ROUND: ns, Stream.ROW_ROUND: ms}
+    for stream, seed in zip(Stream, seed_states(7), strict=True):
+        assert streams[stream].state == _naive(seed, counts[stream], 8)[1]
+
+
+@pytest.mark.parametrize("changes", [dict(), dict(weights="ternary", activation="htanh"),
+                                     dict(sampling="deterministic", quantizer="deterministic",
+                                          update_rounding="nearest", weight_bits=5)])
+def test_train_epoch_is_bit_identical_to_single_steps(digits, changes):
+    cfg = CFG.replace(**changes)
+    net_a, net_b = mlp.init_network(cfg), mlp.init_network(cfg)
+    streams_a, streams_b = StreamSet(3), StreamSet(3)
+    x, y = digits.x_train[:150], digits.y_train[:150]
+    scores_a = mlp.train_epoch(net_a, x, y, streams_a, cfg, block=64)
+    scores_b = np.array([mlp.train_step(net_b, x[k], y[k], streams_b, cfg) for k in range(150)])
+    assert (scores_a == scores_b).all()
+    for a, b in zip(net_a.weights + net_a.biases, net_b.weights + net_b.biases, strict=True):
+        assert a.dtype == np.int64 and (a == b).all()
+    assert [s.state for s in streams_a.streams] == [s.state for s in streams_b.streams]
+    assert not all((w == w0).all() for w, w0 in zip(net_a.weights, mlp.init_network(cfg).weights,
+                                                     strict=True))
+
+
+def test_predict_fixed_is_batched_single_inference(digits):
+    net = mlp.init_network(CFG)
+    batch = mlp.forward_fixed(net, digits.x_test[:20], CFG)
+    for k in range(20):
+        assert (batch[k] == mlp.forward_fixed(net, digits.x_test[k][None], CFG)[0]).all()
+    assert (mlp.predict_fixed(net, digits.x_test[:20], CFG) == np.argmax(batch, axis=1)).all()
+
+
+def test_init_is_deterministic_and_in_range():
+    cfg = Config(layers=(64, 32, 10), weight_bits=5)
+    a, b = mlp.init_network(cfg, init_range=0.5), mlp.init_network(cfg, init_range=0.5)
+    assert all((x == y).all() for x, y in zip(a.weights, b.weights, strict=True))
+    assert all(np.abs(w).max() <= 8 for w in a.weights)                # 0.5 * 2^4
+    assert all((bias == 0).all() for bias in a.biases)
+    with pytest.raises(ValueError, match=r"init_range must be in \(0, 1\], not 1.5"):
+        mlp.init_network(cfg, init_range=1.5)
+
+
+# -- data -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, n_features, n_classes", [
+    ("digits", 64, 10), ("iris", 4, 3), ("wine", 13, 3), ("breast_cancer", 30, 2)])
+def test_datasets_encode_to_activation_range(name, n_features, n_classes):
+    ds = data.load(name, CFG)
+    assert ds.n_features == n_features and ds.n_classes == n_classes
+    for x in (ds.x_train, ds.x_test):
+        assert x.dtype == np.int64 and x.min() >= 0 and x.max() <= 127
+    assert ds.x_train.max(axis=0).max() == 127                          # training-set maximum
+    total = len(ds.y_train) + len(ds.y_test)
+    assert abs(len(ds.y_test) - 0.2 * total) <= 1
+    assert (ds.float_test * 128 == ds.x_test).all()
+
+
+def test_unknown_dataset_is_rejected():
+    with pytest.raises(ValueError, match="dataset must be one of digits, iris, wine, "
+                                         "breast_cancer; not 'mnist'"):
+        data.load("mnist", CFG)
+
+
+# -- float references -------------------------------------------------------------------------
+
+def test_float_quantizer_gives_signed_powers_of_two():
+    trainer = FloatTrainer(FloatNetwork([np.zeros((2, 2))], [np.zeros(2)]),
+                           CFG.replace(layers=(2, 2)), "connect")
+    x = np.random.default_rng(12345).uniform(-1, 1, 20_000)     # not the trainer's seed 0
+    q = trainer.quantize(x)
+    mag = np.abs(q[q != 0])
+    assert np.allclose(np.log2(mag), np.round(np.log2(mag)))
+    assert abs(q.mean() - x.mean()) < 0.02
+    with pytest.raises(ValueError, match="mode must be one of sgd, connect; not 'adam'"):
+        FloatTrainer(trainer.net, CFG, "adam")
+
+
+# -- training must learn ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("weights", ["binary", "ternary"])
+def test_short_training_run_learns(digits, weights):
+    from fewmul.commands.train import TrainOptions, train
+    result = train(CFG.replace(weights=weights), TrainOptions(dataset="digits", epochs=2),
+                   dataset=digits)
+    assert result["test_accuracy"] > 0.6                               # chance: 0.1
+    assert result["test_accuracy_multiplier_free"] > 0.6
+    assert len(result["epochs"]) == 2
+
+
+def test_train_cli_writes_json_and_plot(tmp_path):
+    from fewmul.cli import main
+    out, png = tmp_path / "r.json", tmp_path / "r.png"
+    assert main(["train", "--dataset", "iris", "--hidden", "8", "--epochs", "2", "--quiet",
+                 "--json", str(out), "--plot", str(png)]) == 0
+    result = json.loads(out.read_text())
+    assert set(result) >= {"config", "epochs", "test_accuracy", "test_accuracy_multiplier_free",
+                           "samples_per_second"}
+    assert result["config"]["layers"] == [4, 8, 3] and png.stat().st_size > 1000
+    assert main(["train", "--dataset", "iris", "--hidden", "8", "--epochs", "1", "--quiet",
+                 "--weights", "float"]) == 0
