@@ -27,6 +27,7 @@ def add_parser(sub):
     p.add_argument("--weight-bits", type=int, default=None, help="stored weight width")
     p.add_argument("--act-bits", type=int, default=None, help="activation width")
     p.add_argument("--err-bits", type=int, default=None, help="error width")
+    p.add_argument("--err-frac", type=int, default=None, help="error fraction bits")
     p.add_argument("--weights", choices=("binary", "ternary"), default=None,
                    help="weight sampling to {-1,+1} or {-1,0,+1}")
     p.add_argument("--clock-mhz", type=float, default=None,
@@ -43,12 +44,16 @@ def config_from_args(args):
     from fewmul.boards.designs import array_config
     from fewmul.config import Config
     fields = {name: getattr(args, name) for name in ("weight_bits", "act_bits", "err_bits",
-                                                      "weights")
+                                                      "err_frac", "weights")
               if getattr(args, name, None) is not None}
-    if "weight_bits" in fields:
-        # Keep the weight update a right shift when the weights get wider than the default.
-        default = Config()
-        fields["lr_shift"] = max(default.lr_shift, fields["weight_bits"] - 1 - default.err_frac)
+    default = Config()
+    if "err_bits" in fields and "err_frac" not in fields:
+        fields["err_frac"] = min(default.err_frac, fields["err_bits"] - 2)
+    if "weight_bits" in fields or "err_frac" in fields:
+        # Keep the weight update a right shift: err_frac + lr_shift >= weight_bits - 1.
+        frac = fields.get("err_frac", default.err_frac)
+        bits = fields.get("weight_bits", default.weight_bits)
+        fields["lr_shift"] = max(default.lr_shift, bits - 1 - frac)
     return array_config(args.rows, args.cols, **fields)
 
 
