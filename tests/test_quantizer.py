@@ -32,7 +32,7 @@ CONFIGS = [
 @pytest.mark.sim
 @pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("case", range(len(CONFIGS)))
-def test_quantizer_rtl_matches_golden(simulator, case, build_dir):
+def test_quantizer_rtl_matches_golden(simulator, case, build_dir, verilator_fast_build):
     cfg = Config(**CONFIGS[case])
     params = dict(cfg=cfg.as_dict(), seed=case * 13 + 1, transactions=6000)
     result = run_testbench(Quantizer(cfg), toplevel="quantizer",

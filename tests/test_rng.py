@@ -29,7 +29,7 @@ def test_signature():
 @pytest.mark.sim
 @pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("bits", [8, 1])
-def test_rng_rtl_matches_golden(simulator, bits, build_dir):
+def test_rng_rtl_matches_golden(simulator, bits, build_dir, verilator_fast_build):
     params = dict(bits=bits, seed=bits * 7 + 3, transactions=8000)
     result = run_testbench(Xorshift32(bits=bits), toplevel="rng", test_module="fewmul.sim.tb_rng",
                            simulator=simulator, build_dir=build_dir, params=params)

@@ -37,7 +37,7 @@ CONFIGS = [
 @pytest.mark.sim
 @pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("case", range(len(CONFIGS)))
-def test_sampler_rtl_matches_golden(simulator, case, build_dir):
+def test_sampler_rtl_matches_golden(simulator, case, build_dir, verilator_fast_build):
     cfg = Config(**CONFIGS[case])
     params = dict(cfg=cfg.as_dict(), seed=case * 11 + 5, transactions=5000)
     result = run_testbench(Sampler(cfg), toplevel="sampler", test_module="fewmul.sim.tb_sampler",

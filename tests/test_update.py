@@ -33,7 +33,7 @@ CONFIGS = [
 @pytest.mark.sim
 @pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("case", range(len(CONFIGS)))
-def test_update_rtl_matches_golden(simulator, case, build_dir):
+def test_update_rtl_matches_golden(simulator, case, build_dir, verilator_fast_build):
     cfg = Config(**CONFIGS[case])
     params = dict(cfg=cfg.as_dict(), seed=case * 17 + 2, transactions=6000)
     result = run_testbench(WeightUpdate(cfg), toplevel="update",
