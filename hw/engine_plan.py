@@ -1,0 +1,138 @@
+"""How the training engine lays a whole MLP over one ``R x C`` array (``docs/engine.md``).
+
+:class:`EnginePlan` is plain Python: per-layer tile counts and memory base addresses, the
+constant tables the sequencer (:mod:`fewmul.hw.engine`) indexes by layer, and the cycle
+estimate of one training step. Layer ``l`` has ``N = layers[l]`` inputs and ``M = layers[l+1]``
+outputs; it is cut into ``TR = ceil(M / R)`` row tiles and ``TC = ceil(N / C)`` column tiles.
+
+Memory layouts (one memory per kind, layers concatenated):
+
+- weights: one word = one tile row, ``C`` weights; row ``i``, column tile ``tc`` of layer ``l``
+  at ``w_base[l] + i * TC + tc`` (lane ``j % C`` holds ``w[i, j]``);
+- layer inputs ``x`` and the column draws ``u, q, u'``: one word = one column tile, ``C``
+  values, tile ``tc`` of layer ``l`` at ``tc_base[l] + tc``;
+- errors ``δ`` and the row draws ``v, v'``: one word = one row tile, ``R`` values, at
+  ``tr_base[l] + tr``;
+- biases and activation masks: one word each, ``b_base[l] + i``.
+
+Padding lanes (``j >= N``, ``i >= M``) of ``x`` and ``δ`` stay 0, so they add nothing to a sum
+and never move a weight.
+"""
+
+from dataclasses import dataclass
+
+from ..config import Config
+
+__all__ = ["EnginePlan"]
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
+def _is_pow2(n):
+    return n >= 1 and n & (n - 1) == 0
+
+
+@dataclass(frozen=True)
+class EnginePlan:
+    cfg: Config
+
+    def __post_init__(self):
+        cfg = self.cfg
+        if not isinstance(cfg, Config):
+            raise ValueError(f"cfg must be a fewmul.config.Config, not {cfg!r}")
+        for name in ("array_rows", "array_cols"):
+            if not _is_pow2(getattr(cfg, name)):
+                raise ValueError(f"the engine needs a power-of-two {name}, not "
+                                 f"{getattr(cfg, name)!r}")
+        if cfg.act_bits > 8:
+            raise ValueError(f"the engine takes one byte per input: act_bits must be <= 8, "
+                             f"not {cfg.act_bits!r}")
+        if cfg.layers[-1] > 256:
+            raise ValueError(f"the engine answers a class in one byte: at most 256 outputs, "
+                             f"not {cfg.layers[-1]!r}")
+
+    # -- per layer --------------------------------------------------------------------------
+    @property
+    def n_layers(self):
+        return self.cfg.n_layers
+
+    @property
+    def rows(self):
+        return self.cfg.array_rows
+
+    @property
+    def cols(self):
+        return self.cfg.array_cols
+
+    @property
+    def n(self):
+        return self.cfg.layers[:-1]
+
+    @property
+    def m(self):
+        return self.cfg.layers[1:]
+
+    @property
+    def tc(self):
+        return tuple(_ceil_div(n, self.cols) for n in self.n)
+
+    @property
+    def tr(self):
+        return tuple(_ceil_div(m, self.rows) for m in self.m)
+
+    @staticmethod
+    def _bases(sizes):
+        out, total = [], 0
+        for s in sizes:
+            out.append(total)
+            total += s
+        return tuple(out), total
+
+    @property
+    def w_base(self):
+        return self._bases(m * tc for m, tc in zip(self.m, self.tc, strict=True))[0]
+
+    @property
+    def w_depth(self):
+        return self._bases(m * tc for m, tc in zip(self.m, self.tc, strict=True))[1]
+
+    @property
+    def b_base(self):
+        return self._bases(self.m)[0]
+
+    @property
+    def b_depth(self):
+        return self._bases(self.m)[1]
+
+    @property
+    def tc_base(self):
+        return self._bases(self.tc)[0]
+
+    @property
+    def tc_depth(self):
+        return self._bases(self.tc)[1]
+
+    @property
+    def tr_base(self):
+        return self._bases(self.tr)[0]
+
+    @property
+    def tr_depth(self):
+        return self._bases(self.tr)[1]
+
+    @property
+    def tiles(self):
+        """Weight tiles of the whole network."""
+        return sum(r * c for r, c in zip(self.tr, self.tc, strict=True))
+
+    @property
+    def acc_bits(self):
+        """Width of a row's accumulated forward sum over all column tiles (never wraps)."""
+        return self.cfg.act_bits + (max(self.tc) * self.cols).bit_length() + 1
+
+    @property
+    def grad_bits(self):
+        """Width of a column's accumulated backward sum over all row tiles (never wraps)."""
+        return self.cfg.err_bits + (max(self.tr) * self.rows).bit_length() + 1

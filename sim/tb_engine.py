@@ -1,0 +1,222 @@
+"""cocotb testbench: ``fewmul.hw.engine.EngineSystem`` (link + engine) against the golden MLP.
+
+Everything goes through frames built by the host driver (``fewmul.host.AsyncDevice``) over
+:class:`FastStreamTransport` (bytes straight into the link's stream ports; Python sleeps while
+the engine computes). The scenario:
+
+1. PING, RESET, LOAD the network of ``fewmul.golden.mlp.init_network`` and read it back;
+2. SEED with ``fewmul.golden.rng.seed_states(cfg.seed)``;
+3. TRAIN ``samples`` samples; after each, the engine's answer (argmax of the step's scores) is
+   compared with golden ``train_step``; every ``check_every`` samples and at the end every
+   weight and bias is read back and compared (a mismatch names layer, index and both values);
+4. PREDICT a few samples (deterministic signs) against ``predict_fixed``; COUNTERS.
+
+Parameters (``FEWMUL_PARAMS``): ``cfg``, ``samples``, ``check_every``, ``data`` (``random`` or a
+data set name of ``fewmul.golden.data``), ``seed``; ``result_json`` (optional) receives cycles,
+mismatches and accuracy for ``fewmul train --backend rtl``.
+"""
+
+import json
+import time
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, with_timeout
+
+from fewmul.config import Config
+from fewmul.golden.mlp import init_network, predict_fixed, train_step
+from fewmul.golden.rng import StreamSet, seed_states
+from fewmul.host import AsyncDevice, FrameDecoder, LinkError
+from fewmul.sim.runner import testbench_params
+
+__all__ = ["FastStreamTransport", "EngineHarness", "compare_network"]
+
+
+class FastStreamTransport:
+    """Sends a frame one byte per clock, then sleeps until ``o.valid`` rises and takes the
+    response byte by byte (``o.ready`` held high). ``cycles`` counts the clocks spent."""
+
+    def __init__(self, dut, timeout_cycles=200_000):
+        self.dut = dut
+        self.timeout_cycles = timeout_cycles
+        self.cycles = 0
+        dut.i__valid.value = 0
+        dut.o__ready.value = 1
+
+    def _now(self):
+        return cocotb.utils.get_sim_time(unit="ns") // 10
+
+    async def exchange(self, request):
+        dut = self.dut
+        start = self._now()
+        for byte in request:                          # the link's input is always ready
+            dut.i__payload.value = byte
+            dut.i__valid.value = 1
+            await FallingEdge(dut.clk)
+        dut.i__valid.value = 0
+        decoder = FrameDecoder()
+        while True:
+            if not (dut.o__valid.value.is_resolvable and int(dut.o__valid.value)):
+                try:
+                    await with_timeout(RisingEdge(dut.o__valid), 10 * self.timeout_cycles, "ns")
+                except cocotb.triggers.SimTimeoutError:
+                    raise LinkError(f"no response within {self.timeout_cycles} cycles") from None
+                await FallingEdge(dut.clk)
+            while int(dut.o__valid.value):
+                frames = decoder.feed([int(dut.o__payload.value)])
+                await FallingEdge(dut.clk)
+                if frames:
+                    await FallingEdge(dut.clk)
+                    self.cycles += self._now() - start
+                    return frames[0]
+
+
+def compare_network(cfg, weights, biases, net, where):
+    """Mismatch lines (layer, index, RTL value, golden value) of a read-back network."""
+    out = []
+    for layer in range(cfg.n_layers):
+        got_w = np.asarray(weights[layer], dtype=np.int64)
+        for i, j in zip(*np.nonzero(got_w != net.weights[layer]), strict=True):
+            out.append(f"{where}: layer {layer} weight [{i}, {j}]: rtl {got_w[i, j]}, "
+                       f"golden {net.weights[layer][i, j]}")
+        got_b = np.asarray(biases[layer], dtype=np.int64)
+        for i in np.flatnonzero(got_b != net.biases[layer]):
+            out.append(f"{where}: layer {layer} bias [{i}]: rtl {got_b[i]}, "
+                       f"golden {net.biases[layer][i]}")
+    return out
+
+
+def kick_combinational(handle):
+    """Icarus only: evaluate every ``always @*`` block once after time 0.
+
+    Yosys gives each module a dummy register ``...dump_module$1`` that every ``always @*``
+    block reads; Icarus initialises it before the blocks wait for events, so a block whose
+    inputs never change (a table indexed by a register that stays at its reset value) would
+    keep its outputs at X. Writing the register once wakes them all. Returns the count.
+    """
+    from cocotb.handle import HierarchyObject
+    count = 0
+    for child in handle:
+        name = child._name
+        if "dump_module" in name:
+            child.value = 1
+            count += 1
+        elif isinstance(child, HierarchyObject):
+            count += kick_combinational(child)
+    return count
+
+
+class EngineHarness:
+    """Clock, reset and the host driver of one ``EngineSystem``."""
+
+    def __init__(self, dut):
+        self.dut = dut
+        self.transport = FastStreamTransport(dut)
+        self.device = AsyncDevice(self.transport)
+
+    async def start(self):
+        dut = self.dut
+        dut.i__valid.value = 0
+        dut.i__payload.value = 0
+        dut.o__ready.value = 1
+        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        dut.rst.value = 1
+        await ClockCycles(dut.clk, 3)
+        if cocotb.SIM_NAME.lower().startswith("icarus"):
+            kicked = kick_combinational(dut)
+            dut._log.info("kicked the always @* blocks of %d modules", kicked)
+        await ClockCycles(dut.clk, 2)
+        dut.rst.value = 0
+        await FallingEdge(dut.clk)
+
+    async def counters(self):
+        raw = await self.device.counters()
+        return [int.from_bytes(raw[k:k + 4], "little") for k in range(0, len(raw), 4)]
+
+
+def samples_for(params, cfg):
+    """``(x_train, y_train, x_test, y_test)`` encoded for ``cfg``."""
+    name = params.get("data", "random")
+    if name == "random":
+        rng = np.random.default_rng(params.get("seed", 1))
+        n = params["samples"]
+        x = rng.integers(0, 1 << cfg.act_frac, (n, cfg.layers[0]))
+        y = rng.integers(0, cfg.layers[-1], n)
+        return x, y, x[:16], y[:16]
+    from fewmul.golden import data as datasets
+    ds = datasets.load(name, cfg)
+    order = np.random.default_rng(cfg.seed).permutation(len(ds.y_train))
+    return ds.x_train[order], ds.y_train[order], ds.x_test, ds.y_test
+
+
+@cocotb.test()
+async def train_bit_exact(dut):
+    params = testbench_params()
+    cfg = Config.from_dict(params["cfg"])
+    samples, check_every = params["samples"], params.get("check_every", 0)
+    x_train, y_train, x_test, y_test = samples_for(params, cfg)
+    samples = min(samples, len(y_train))
+    h = EngineHarness(dut)
+    await h.start()
+    dev = h.device
+    started = time.perf_counter()
+
+    info = await dev.ping()
+    dut._log.info("PING: %s", info)
+    await dev.reset()
+    dut._log.info("RESET ok")
+    net = init_network(cfg, init_range=params.get("init_range", 0.5))
+    await dev.load_network(cfg, [w.tolist() for w in net.weights],
+                           [b.tolist() for b in net.biases])
+    mismatches = compare_network(cfg, *(await dev.read_network(cfg)), net, "after LOAD")
+    assert not mismatches, "\n".join(mismatches[:20])
+    dut._log.info("LOAD + READ ok")
+    streams = StreamSet(cfg.seed)
+    await dev.seed(seed_states(cfg.seed))
+
+    train_cycles = 0
+    answers_wrong = 0
+    correct = 0
+    checks = 0
+    for step in range(samples):
+        x, label = x_train[step], int(y_train[step])
+        before = h.transport.cycles
+        answer = await dev.train([int(v) for v in x], label)
+        train_cycles += h.transport.cycles - before
+        y = train_step(net, x, label, streams, cfg)
+        want = int(np.argmax(y))
+        correct += want == label
+        if len(answer) != 1 or answer[0] != want:
+            answers_wrong += 1
+            mismatches.append(f"sample {step}: answer {list(answer)}, golden argmax {want}")
+        last = step == samples - 1
+        if (check_every and (step + 1) % check_every == 0) or last:
+            checks += 1
+            mismatches += compare_network(cfg, *(await dev.read_network(cfg)), net,
+                                          f"after sample {step + 1}")
+            if mismatches:
+                break
+    assert not mismatches, (f"{len(mismatches)} mismatches; first:\n"
+                            + "\n".join(mismatches[:20]))
+
+    n_predict = min(len(y_test), params.get("predict", 8))
+    want = predict_fixed(net, x_test[:n_predict], cfg)
+    got = [(await dev.predict([int(v) for v in x_test[k]]))[0] for k in range(n_predict)]
+    assert list(want) == got, f"PREDICT: rtl {got}, golden {list(want)}"
+
+    counters = await h.counters()
+    assert counters[0] == samples and counters[1] == n_predict, f"counters {counters}"
+    seconds = time.perf_counter() - started
+    per_sample = counters[2] / samples if samples else 0
+    dut._log.info("%d samples bit-exact (%d full checks); engine %.0f cycles/sample, "
+                  "%.0f cycles/sample with the link; %.1f s", samples, checks, per_sample,
+                  train_cycles / max(samples, 1), seconds)
+    if params.get("result_json"):
+        with open(params["result_json"], "w") as f:
+            json.dump({"samples": samples, "checks": checks, "mismatches": mismatches,
+                       "engine_cycles_per_sample": per_sample,
+                       "link_cycles_per_sample": train_cycles / max(samples, 1),
+                       "train_cycles": train_cycles, "seconds": seconds,
+                       "weights": [w.tolist() for w in net.weights],
+                       "biases": [b.tolist() for b in net.biases]}, f)
