@@ -1,6 +1,5 @@
 """Simulation top for the link: :class:`fewmul.hw.link_stub.LinkSystem` plus a byte player and a
-response recorder, so a testbench hands over whole byte strings instead of waking every clock;
-and a second, independent system behind real UARTs (:class:`fewmul.hw.host_link.HostLink`).
+response recorder, so a testbench hands over whole byte strings instead of waking every clock.
 
 A cocotb process costs far more per wake-up than the simulated link per clock; with the player
 and recorder the fuzz wakes a few times per frame rather than once per byte, which is what lets
@@ -11,10 +10,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .host_link import HostLink
-from .link_memory import LinkMemory
-from .link_stub import LinkSystem, StubEngine
-from .uart import UART
+from .link_stub import LinkSystem
 
 __all__ = ["LinkBench"]
 
@@ -45,24 +41,13 @@ class LinkBench(wiring.Component):
     record_hit : Out(1)
         ``record_count >= record_target`` (a testbench raises the target, then waits for the
         rising edge).
-    u_i, u_o : stream byte ports of a host-side UART whose ``tx``/``rx`` are wired to a
-        :class:`HostLink` (UART + link, ``uart_divisor`` clocks per bit) serving its own
-        :class:`LinkMemory` and :class:`StubEngine`: the whole path from host bytes to pins.
     """
 
-    def __init__(self, *, play_bytes=96, record_bytes=80, uart_divisor=4, sample_bytes=64,
-                 n_classes=10, **link):
+    def __init__(self, *, play_bytes=80, record_bytes=72, **system):
         self._play_bytes = play_bytes
         self._record_bytes = record_bytes
-        self.system = LinkSystem(sample_bytes=sample_bytes, n_classes=n_classes, **link)
-        del link["timeout_cycles"]
-        self.host_link = HostLink(divisor=uart_divisor, **link)
-        self.uart_memory = LinkMemory(word_bits=link["word_bits"], depths=link["depths"])
-        self.uart_stub = StubEngine(sample_bytes=sample_bytes, n_classes=n_classes)
-        self.host_uart = UART(divisor=uart_divisor)
+        self.system = LinkSystem(**system)
         super().__init__({
-            "u_i": In(stream.Signature(8)),
-            "u_o": Out(stream.Signature(8)),
             "i": In(stream.Signature(8)),
             "o": Out(stream.Signature(8)),
             "bench": In(1),
@@ -120,15 +105,4 @@ class LinkBench(wiring.Component):
             m.d.sync += [self.record.eq(Cat(self.record[8:], system.o.payload)),
                          self.record_count.eq(self.record_count + 1)]
         m.d.comb += self.record_hit.eq(self.record_count >= self.record_target)
-
-        m.submodules.host_link = host_link = self.host_link
-        m.submodules.uart_memory = self.uart_memory
-        m.submodules.uart_stub = self.uart_stub
-        m.submodules.host_uart = host_uart = self.host_uart
-        wiring.connect(m, host_link.mem, self.uart_memory.bus)
-        wiring.connect(m, host_link.engine, self.uart_stub.engine)
-        wiring.connect(m, wiring.flipped(self.u_i), host_uart.i)
-        wiring.connect(m, host_uart.o, wiring.flipped(self.u_o))
-        m.d.comb += [host_link.rx.eq(host_uart.tx), host_uart.rx.eq(host_link.tx),
-                     host_uart.loopback.eq(0)]
         return m

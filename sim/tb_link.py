@@ -3,8 +3,6 @@
 Scenarios (all at the stream level, no UART, one byte per clock), in this order (the memory
 is not reset between them):
 
-- ``host_api_over_uart``: the same driver through a host-side UART, the pins and
-  ``fewmul.hw.host_link.HostLink`` (UART + link): PING, LOAD/READ, SEED, TRAIN, PREDICT, STATUS.
 - ``host_api``: the real host driver (``fewmul.host.AsyncDevice`` over
   ``CocotbStreamTransport``) pings, loads and reads back a network, seeds, trains, predicts,
   reads counters and status, resets, and gets the right ``LinkError`` codes.
@@ -57,9 +55,6 @@ async def start(dut, bench=0):
     dut.i__payload.value = 0
     dut.o__ready.value = 1
     dut.bench.value = bench
-    dut.u_i__valid.value = 0
-    dut.u_i__payload.value = 0
-    dut.u_o__ready.value = 1
     for name in ("play_data", "play_length", "play_sequence", "gap_threshold",
                  "stall_threshold", "record_target"):
         getattr(dut, name).value = 0
@@ -356,32 +351,3 @@ async def host_api(dut):
     assert await device.read_network(cfg) == (weights, biases)     # RESET keeps the memory
     dut._log.info("host API: ping, network load/read-back, seed/train/predict, errors: ok")
 
-
-@cocotb.test()
-async def host_api_over_uart(dut):
-    params = testbench_params()
-    await start(dut)
-    cfg, kwargs = system_config(params)
-    transport = CountingTransport(CocotbStreamTransport(dut, i="u_i", o="u_o",
-                                                        max_cycles=40_000))
-    device = AsyncDevice(transport)
-    info = await device.ping()
-    assert (info.word_bits, info.max_payload, info.depths) == (
-        kwargs["word_bits"], kwargs["max_payload"], kwargs["depths"]), info
-    half = 1 << (cfg.weight_bits - 1)
-    words = [-half, half - 1, -1, 0, 12345, -54321]
-    await device.load(2, 3, words)
-    assert await device.read(2, 2, 8) == [0] + words + [0]
-    await device.seed(seed_states(cfg.seed))
-    sample = list(range(kwargs["sample_bytes"]))
-    assert await device.train(sample, 0) == bytes([sum(sample) & 0xFF])
-    assert await device.predict(sample) == bytes([sum(sample) & 0xFF])
-    try:
-        await device.read(1, 0, 7)
-        raise AssertionError("READ beyond the region succeeded")
-    except LinkError as error:
-        assert error.code == ErrorCode.BAD_ADDRESS, error
-    status = await device.status()
-    assert status[Counter.OK] == transport.ok - 1 and status[Counter.BAD_ADDRESS] == 1, status
-    dut._log.info("host API over UART (divisor %d): %d frames ok", params["uart_divisor"],
-                  transport.ok)

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """CRC-16/CCITT-FALSE: golden model against the catalogue and binascii, RTL against golden."""
 
 import binascii

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """UART: parameter checks, then loopback and framing errors on both simulators."""
 
 import pytest
