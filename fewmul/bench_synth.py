@@ -59,6 +59,8 @@ def add_arguments(p):
                    help="write the best build of each design per device")
     p.add_argument("--no-docs", action="store_true",
                    help="do not rewrite docs/results.md and docs/img/")
+    p.add_argument("--points", default=None, metavar="DEVICE/DESIGN/RxC,...",
+                   help="build exactly these points (seeds 1..--seeds) into the log, then report")
     p.add_argument("--report-only", action="store_true",
                    help="build nothing: report from the builds already logged in --out")
 
@@ -142,7 +144,24 @@ def _log_tail(build_dir):
 
 
 def sweep(device, design, shapes, *, seeds, out, log):
-    """Largest passing shape of ``shapes`` for ``design`` on ``device``; all its seeds' builds."""
+    """Largest passing shape of ``shapes`` for ``design`` on ``device``; all its seeds' builds.
+
+    With an offline log (``--report-only``): the largest logged shape that passes, else the
+    largest that fits (its report says it misses timing), with the seeds logged for it.
+    """
+    if log is not None and log.offline:
+        logged = [(rows, cols) for rows, cols in shapes
+                  if _key(device, design, rows, cols, 1) in log.points]
+        points = [log.points[_key(device, design, r, c, 1)] for r, c in logged]
+        for wanted in ("passes", "fits"):
+            candidates = [(p["pes"], shape) for p, shape in zip(points, logged, strict=True)
+                          if p.get(wanted)]
+            if candidates:
+                rows, cols = max(candidates)[1]
+                builds = [log.points[k] for seed in range(1, seeds + 1)
+                          if (k := _key(device, design, rows, cols, seed)) in log.points]
+                return (rows, cols), builds
+        return None, []
     results = {}
 
     def attempt(index):
@@ -380,6 +399,16 @@ def run(args, command=COMMAND):
     log = _Log(out / ("points-quick.jsonl" if args.quick else "points.jsonl"),
                offline=args.report_only)
     seeds = 1 if args.quick else args.seeds
+    if args.points:
+        for point in args.points.split(","):
+            device, design, shape = point.split("/")
+            rows, cols = (int(n) for n in shape.split("x"))
+            if device not in DEVICES or design not in DESIGNS:
+                print(f"fewmul bench synth: bad point {point!r}", file=sys.stderr)
+                return 2
+            for seed in range(1, seeds + 1):
+                build_point(device, design, rows, cols, seed, out, log)
+        log.offline = True                     # report from the log, like --report-only
     best = {}
     for device in devices:
         best[device] = {}
