@@ -121,11 +121,11 @@ def run(args):
 def _bitstream_step(out):
     from fewmul.boards.designs import array_config
     from fewmul.boards.synth import build_design
-    report = build_design("icebreaker", "fewmul", array_config(4, 4),
+    report = build_design("icebreaker", "fewmul", array_config(2, 2),
                           build_dir=out / "bitstream-icebreaker")
     (out / "bitstream-icebreaker" / "build.json").write_text(json.dumps(report, indent=2))
     used, available = report["logic_cells"]["used"], report["logic_cells"]["available"]
-    return (f"fewmul 4x4 array: {used}/{available} LCs, Fmax {report['fmax_mhz']:.1f} MHz "
+    return (f"fewmul 2x2 array: {used}/{available} LCs, Fmax {report['fmax_mhz']:.1f} MHz "
             f"(clock {report['constraint_mhz']:.0f}), {Path(report['bitstream']).name} in "
             f"{report['seconds']:.0f} s")
 
