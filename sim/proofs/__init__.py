@@ -13,7 +13,7 @@ import pkgutil
 __all__ = ["MODULES", "load", "available", "all_proofs", "all_mutants", "matches"]
 
 #: Proof modules, in datapath order first (any other module found here runs after them).
-_ORDER = ("shifter", "rng", "sampler", "quantizer", "update", "pe", "uart", "link")
+_ORDER = ("shifter", "rng", "sampler", "quantizer", "update", "pe", "crc", "uart", "link")
 _FOUND = {m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")}
 MODULES = tuple(n for n in _ORDER if n in _FOUND) + tuple(sorted(_FOUND - set(_ORDER)))
 
