@@ -45,7 +45,7 @@ def test_properties():
 
 @pytest.mark.sim
 @pytest.mark.parametrize("simulator", SIMULATORS)
-def test_uart_rtl(simulator, build_dir, verilator_pch_fix):
+def test_uart_rtl(simulator, build_dir, verilator_fast_build):
     params = dict(divisors=list(DIVISORS), seed=2015, bytes=96)
     result = run_testbench(UARTBank(DIVISORS), toplevel="uart_bank",
                            test_module="fewmul.sim.tb_uart", simulator=simulator,
