@@ -129,8 +129,12 @@ class LinkTestbench:
         if not int(dut.record_hit.value):
             deadline = Timer(10 * self.bound, unit="ns")
             if await First(RisingEdge(dut.record_hit), deadline) is deadline:
-                raise AssertionError(f"hang: no complete response within {self.bound} cycles "
-                                     f"after {context}; want {response.hex()}")
+                missing = self.expected_bytes - int(dut.record_count.value)
+                raw = int(dut.record.value).to_bytes(self.record_bytes, "little")
+                got = raw[self.record_bytes - (len(response) - missing):]
+                raise AssertionError(f"hang or short response: {missing} of {len(response)} "
+                                     f"bytes missing {self.bound} cycles after {context}; got "
+                                     f"{got.hex()}, want {response.hex()}")
             await ReadOnly()
         count = int(dut.record_count.value)
         record = int(dut.record.value).to_bytes(self.record_bytes, "little")
