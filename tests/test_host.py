@@ -95,3 +95,17 @@ def test_device_api_over_model():
     assert device.train(bytes(range(20)), 2) == bytes([sum(range(20))])
     status = device.status()
     assert status[Counter.BAD_STATE] == 1 and status[Counter.OK] == transport.frames - 2
+
+
+def test_serial_transport_over_loopback():
+    """pyserial's ``loop://`` echoes the request: the transport returns it decoded."""
+    from fewmul.host import SerialTransport
+    transport = SerialTransport("loop://", timeout=0.5)
+    try:
+        frame = transport.exchange(encode_frame(0x81, b"echo"))
+        assert (frame.opcode, frame.payload) == (0x81, b"echo")
+        transport.timeout = 0.05
+        with pytest.raises(LinkError, match="no response within 0.05 s"):
+            transport.exchange(b"")
+    finally:
+        transport.close()
