@@ -25,7 +25,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, with_timeout
 
 from fewmul.config import Config
-from fewmul.golden.mlp import init_network, predict_fixed, train_step
+from fewmul.golden.mlp import Network, init_network, predict_fixed, train_step
 from fewmul.golden.rng import StreamSet, seed_states
 from fewmul.host import AsyncDevice, FrameDecoder, LinkError
 from fewmul.sim.runner import testbench_params
@@ -137,6 +137,9 @@ class EngineHarness:
 
 def samples_for(params, cfg):
     """``(x_train, y_train, x_test, y_test)`` encoded for ``cfg``."""
+    if params.get("job"):
+        job = np.load(params["job"])
+        return job["x_train"], job["y_train"], job["x_test"], job["y_test"]
     name = params.get("data", "random")
     if name == "random":
         rng = np.random.default_rng(params.get("seed", 1))
@@ -167,18 +170,27 @@ async def train_bit_exact(dut):
     await dev.reset()
     dut._log.info("RESET ok")
     net = init_network(cfg, init_range=params.get("init_range", 0.5))
+    states = seed_states(cfg.seed)
+    if params.get("job"):                   # continue a run: its network and stream states
+        job = np.load(params["job"])
+        net = Network([job[f"w{k}"] for k in range(cfg.n_layers)],
+                      [job[f"b{k}"] for k in range(cfg.n_layers)])
+        states = [int(v) for v in job["states"]]
     await dev.load_network(cfg, [w.tolist() for w in net.weights],
                            [b.tolist() for b in net.biases])
     mismatches = compare_network(cfg, *(await dev.read_network(cfg)), net, "after LOAD")
     assert not mismatches, "\n".join(mismatches[:20])
     dut._log.info("LOAD + READ ok")
     streams = StreamSet(cfg.seed)
-    await dev.seed(seed_states(cfg.seed))
+    for stream, state in zip(streams.streams, states, strict=True):
+        stream.state = state
+    await dev.seed(states)
 
     train_cycles = 0
     answers_wrong = 0
     correct = 0
     checks = 0
+    step = -1
     for step in range(samples):
         x, label = x_train[step], int(y_train[step])
         before = h.transport.cycles
@@ -197,6 +209,21 @@ async def train_bit_exact(dut):
                                           f"after sample {step + 1}")
             if mismatches:
                 break
+    seconds = time.perf_counter() - started
+
+    def report(**extra):
+        if params.get("result_json"):
+            with open(params["result_json"], "w") as f:
+                json.dump({"samples": step + 1, "checks": checks,
+                           "mismatches": mismatches[:100], "train_cycles": train_cycles,
+                           "link_cycles_per_sample": train_cycles / max(samples, 1),
+                           "seconds": seconds, "correct": int(correct),
+                           "states": [s.state for s in streams.streams],
+                           "weights": [w.tolist() for w in net.weights],
+                           "biases": [b.tolist() for b in net.biases], **extra}, f)
+
+    if mismatches:
+        report()
     assert not mismatches, (f"{len(mismatches)} mismatches; first:\n"
                             + "\n".join(mismatches[:20]))
 
@@ -207,16 +234,8 @@ async def train_bit_exact(dut):
 
     counters = await h.counters()
     assert counters[0] == samples and counters[1] == n_predict, f"counters {counters}"
-    seconds = time.perf_counter() - started
     per_sample = counters[2] / samples if samples else 0
     dut._log.info("%d samples bit-exact (%d full checks); engine %.0f cycles/sample, "
                   "%.0f cycles/sample with the link; %.1f s", samples, checks, per_sample,
                   train_cycles / max(samples, 1), seconds)
-    if params.get("result_json"):
-        with open(params["result_json"], "w") as f:
-            json.dump({"samples": samples, "checks": checks, "mismatches": mismatches,
-                       "engine_cycles_per_sample": per_sample,
-                       "link_cycles_per_sample": train_cycles / max(samples, 1),
-                       "train_cycles": train_cycles, "seconds": seconds,
-                       "weights": [w.tolist() for w in net.weights],
-                       "biases": [b.tolist() for b in net.biases]}, f)
+    report(engine_cycles_per_sample=per_sample, engine_cycles=counters[2])

@@ -107,8 +107,13 @@ def golden_backend(cfg, ds, options):
     return GoldenTrainer(cfg, ds, options)
 
 
+def rtl_backend(cfg, ds, options):
+    from fewmul.train_rtl import rtl_backend
+    return rtl_backend(cfg, ds, options)
+
+
 #: Backend name -> ``(cfg, dataset, options) -> trainer``. Add an entry to add a backend.
-BACKENDS = {"golden": golden_backend}
+BACKENDS = {"golden": golden_backend, "rtl": rtl_backend}
 
 
 def train(cfg, options=TrainOptions(), backend="golden", progress=False, dataset=None):
@@ -227,6 +232,8 @@ def add_parser(sub):
     p.add_argument("--init-range", type=float, default=INIT_RANGE,
                    help="initial weights uniform in [-R, R] (default: %(default)s)")
     p.add_argument("--backend", choices=tuple(BACKENDS), default="golden")
+    from fewmul.train_rtl import add_arguments as add_rtl_arguments
+    add_rtl_arguments(p)
     p.add_argument("--json", metavar="PATH", help="write the results as JSON")
     p.add_argument("--plot", metavar="PATH", help="write PNG learning curves")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -235,6 +242,9 @@ def add_parser(sub):
 
 def run(args):
     from fewmul.results import write_json
+    if args.backend == "rtl":                  # RTL in simulation, checked against golden
+        from fewmul.train_rtl import run as run_rtl
+        return run_rtl(args)
     try:
         cfg = _config(args)
     except ValueError as exc:
@@ -267,3 +277,6 @@ def _demo(out):
 
 
 DEMO_STEPS = [("train digits (golden)", _demo)]
+from fewmul.train_rtl import DEMO_STEPS as _RTL_DEMO_STEPS  # noqa: E402
+
+DEMO_STEPS += _RTL_DEMO_STEPS

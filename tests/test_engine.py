@@ -1,0 +1,94 @@
+# amaranth: UnusedElaboratable=no
+"""Training engine: parameters, plan, and RTL training bit-exact with golden ``train_step``."""
+
+import json
+import math
+
+import pytest
+
+from fewmul.config import Config
+from fewmul.host import memory_map
+from fewmul.hw.engine import COUNTER_NAMES, Engine, EngineSystem
+from fewmul.hw.engine_plan import EnginePlan
+from fewmul.sim.runner import run_testbench, volume
+
+from .conftest import SIMULATORS
+
+
+def test_rejects_bad_parameters():
+    with pytest.raises(ValueError) as info:
+        Engine(Config(array_rows=3))
+    assert str(info.value) == "the engine needs a power-of-two array_rows, not 3"
+    with pytest.raises(ValueError) as info:
+        EnginePlan(Config(array_cols=6))
+    assert str(info.value) == "the engine needs a power-of-two array_cols, not 6"
+    with pytest.raises(ValueError) as info:
+        EnginePlan(Config(act_bits=9))
+    assert str(info.value) == "the engine takes one byte per input: act_bits must be <= 8, not 9"
+    with pytest.raises(ValueError) as info:
+        EnginePlan("cfg")
+    assert str(info.value) == "cfg must be a fewmul.config.Config, not 'cfg'"
+
+
+def test_plan_tiles_and_bases():
+    plan = EnginePlan(Config(layers=(13, 9, 5, 3), array_rows=4, array_cols=2))
+    assert plan.tc == (7, 5, 3) and plan.tr == (3, 2, 1)
+    assert plan.w_base == (0, 9 * 7, 9 * 7 + 5 * 5) and plan.w_depth == 63 + 25 + 9
+    assert plan.b_base == (0, 9, 14) and plan.tc_base == (0, 7, 12) and plan.tr_base == (0, 3, 5)
+    assert plan.tiles == 21 + 10 + 3
+    digits = EnginePlan(Config())
+    assert digits.tiles == 64 + 16
+    assert digits.acc_bits >= Config().acc_bits(64)
+
+
+def test_ports_follow_the_link():
+    cfg = Config(layers=(16, 8, 4), array_rows=4, array_cols=4)
+    engine = Engine(cfg)
+    assert engine.depths == tuple(r.depth for r in memory_map(cfg)) == (128, 8, 32, 4)
+    assert list(engine.signature.members) == ["engine", "mem", "busy"]
+    system = EngineSystem(cfg)
+    assert list(system.signature.members) == ["i", "o", "busy"]
+    assert system.link.depths == engine.depths
+    assert COUNTER_NAMES == ("steps", "predictions", "cycles")
+
+
+CASES = {
+    # name: (config, data, samples, check_every)
+    "16-8-4-a4x4": (dict(layers=(16, 8, 4), array_rows=4, array_cols=4), "random", 12, 4),
+    "13-9-5-3-a4x2-ternary-htanh": (dict(layers=(13, 9, 5, 3), array_rows=4, array_cols=2,
+                                         weights="ternary", activation="htanh"),
+                                    "random", 8, 4),
+}
+
+
+def _run(case, simulator, build_dir, config, data, samples, check_every):
+    cfg = Config(**config)
+    samples = max(1, math.ceil(samples * volume()))
+    result_json = build_dir / "result.json"
+    result_json.unlink(missing_ok=True)
+    params = dict(cfg=cfg.as_dict(), data=data, samples=samples, check_every=check_every,
+                  seed=sum(map(ord, case)), predict=4, result_json=str(result_json))
+    result = run_testbench(EngineSystem(cfg), toplevel="engine_system",
+                           test_module="fewmul.sim.tb_engine", simulator=simulator,
+                           build_dir=build_dir, params=params)
+    assert result.tests == 1 and result.failed == 0
+    report = json.loads(result_json.read_text())
+    assert report["samples"] == samples and report["mismatches"] == []
+    return report
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("case", list(CASES))
+def test_engine_trains_bit_exact(simulator, case, build_dir, verilator_fast_build):
+    _run(case, simulator, build_dir, *CASES[case])
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_engine_trains_digits_bit_exact(simulator, build_dir, verilator_fast_build):
+    """digits 64-64-10 on the default 8x8 array (checked every 25 samples)."""
+    samples = 50 if simulator == "icarus" else 200
+    report = _run("digits", simulator, build_dir, {}, "digits", samples, 25)
+    assert report["engine_cycles_per_sample"] > 0
