@@ -509,7 +509,8 @@ class CocotbStreamTransport:
                 pending.pop(0)
             if out is not None and (frames := decoder.feed([out])):
                 self._i["valid"].value = 0
-                await FallingEdge(self.dut.clk)          # let the link return to its idle state
+                for _ in range(3):                       # let the link return to its idle state
+                    await FallingEdge(self.dut.clk)
                 return frames[0]
         self._i["valid"].value = 0
         raise LinkError(f"no response within {self.max_cycles} cycles")

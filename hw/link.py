@@ -22,7 +22,7 @@ UART. Every frame that starts with SYNC gets exactly one response:
   attempted inside it).
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -131,6 +131,9 @@ class Link(wiring.Component):
     mem : Out(memory_signature(word_bits, len(depths)))
     engine : Out(engine_signature())
 
+    After reset the link spends ``len(Counter) - 1`` clocks zeroing its counters (bytes
+    arriving then are dropped), and after each response 3 clocks before it listens again.
+
     Timing: a response starts within ``timeout_cycles`` of the last byte of a truncated or
     oversized frame, and after ``5 + (2 * word_bytes + 1) * count`` (LOAD),
     ``(word_bytes + 3) * count`` plus the memory's read latency (READ) or ``2 * length`` plus the
@@ -216,7 +219,15 @@ class Link(wiring.Component):
         word = Signal(8 * wb)
         byte_index = Signal(range(wb))
         first = Signal()
-        counters = [Signal(32, name=f"count_{c.name.lower()}") for c in Counter]
+        # Response counters live in a small memory (one adder, one read-modify-write per
+        # response); the dropped-byte counter can tick in any cycle, so it is a register.
+        m.submodules.counters = counters = memory.Memory(shape=32, depth=Counter.DROPPED_BYTES,
+                                                          init=[])
+        count_r = counters.read_port()
+        count_w = counters.write_port()
+        dropped = Signal(32)
+        clear_index = Signal(range(Counter.DROPPED_BYTES))
+        clear_then_engine = Signal()
 
         m.d.comb += buf_r.addr.eq(pointer)
 
@@ -243,9 +254,10 @@ class Link(wiring.Component):
         data_index = Signal(16)
         m.d.comb += data_index.eq(position - 4)
         ping_bytes = Array(Const(b, 8) for b in self.ping_info.encode())
-        status_bytes = Array(c[8 * k:8 * k + 8] for c in counters for k in range(4))
+        status_word = Mux(data_index[2:] == Counter.DROPPED_BYTES, dropped, count_r.data)
+        status_byte = status_word.word_select(data_index[:2], 8)
         error_bytes = Array([opcode, code])
-        payload_byte = Array([buf_r.data, ping_bytes[data_index], status_bytes[data_index],
+        payload_byte = Array([buf_r.data, ping_bytes[data_index], status_byte,
                               error_bytes[data_index[0]]])[resp_source]
         frame_byte = Signal(8)
         with m.If(position == 0):
@@ -278,7 +290,16 @@ class Link(wiring.Component):
             with m.If(timed_out):
                 respond_error(timeout_error)
 
-        with m.FSM(name="link") as fsm:
+        with m.FSM(name="link", init="CLEAR") as fsm:
+            with m.State("CLEAR"):                      # after reset, and for RESET frames
+                m.d.sync += clear_index.eq(clear_index + 1)
+                with m.If(clear_index == Counter.DROPPED_BYTES - 1):
+                    m.d.sync += [clear_index.eq(0), clear_then_engine.eq(0)]
+                    with m.If(clear_then_engine):
+                        m.next = "ENGINE_COMMAND"
+                    with m.Else():
+                        m.next = "HUNT"
+
             with m.State("HUNT"):
                 m.d.comb += receiving.eq(1)
                 with m.If(take & (byte_in == SYNC)):
@@ -359,8 +380,11 @@ class Link(wiring.Component):
                             m.next = "LOAD_FETCH"
                         with m.Else():
                             m.next = "READ_COMMAND"
+                    with m.Case(Opcode.RESET):                 # zero the counters first
+                        m.d.sync += [clear_index.eq(0), clear_then_engine.eq(1)]
+                        m.next = "CLEAR"
                     with m.Case(*(op for op in Opcode if op not in (
-                            Opcode.PING, Opcode.STATUS, Opcode.LOAD, Opcode.READ))):
+                            Opcode.PING, Opcode.STATUS, Opcode.LOAD, Opcode.READ, Opcode.RESET))):
                         m.next = "ENGINE_COMMAND"
                     with m.Default():
                         respond_error(ErrorCode.UNKNOWN_OPCODE)
@@ -470,11 +494,9 @@ class Link(wiring.Component):
                         m.next = "DONE"
                     with m.Else():
                         m.next = "TX_FETCH"
-            with m.State("DONE"):
-                for c in Counter:
-                    if c != Counter.DROPPED_BYTES:
-                        with m.If(code == c.value):
-                            m.d.sync += counters[c].eq(counters[c] + 1)
+            with m.State("DONE"):                       # counter read in flight
+                m.next = "COUNT"
+            with m.State("COUNT"):                      # (the write port is driven below)
                 m.next = "HUNT"
 
 
@@ -491,9 +513,19 @@ class Link(wiring.Component):
             self.engine.resp.ready.eq(fsm.ongoing("ENGINE_RESPONSE")),
         ]
 
-        dropped = counters[Counter.DROPPED_BYTES]
         with m.If(take & ~receiving):
             m.d.sync += dropped.eq(dropped + 1)
         with m.If(fsm.ongoing("DECODE") & (opcode == Opcode.RESET)):
-            m.d.sync += [c.eq(0) for c in counters]
+            m.d.sync += dropped.eq(0)
+
+        # Counter memory ports, as plain functions of the state too (the reset state CLEAR does
+        # not move for its first clocks): CLEAR zeroes, DONE reads the counter of the response's
+        # code and COUNT writes it back plus one; otherwise STATUS's word is read.
+        clearing, counting = fsm.ongoing("CLEAR"), fsm.ongoing("COUNT")
+        m.d.comb += [
+            count_r.addr.eq(Mux(fsm.ongoing("DONE"), code, data_index[2:])),
+            count_w.addr.eq(Mux(clearing, clear_index, code)),
+            count_w.data.eq(Mux(clearing, 0, count_r.data + 1)),
+            count_w.en.eq(clearing | (counting & (code < Counter.DROPPED_BYTES))),
+        ]
         return m

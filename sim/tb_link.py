@@ -62,6 +62,7 @@ async def start(dut, bench=0):
     dut.rst.value = 1
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
+    await ClockCycles(dut.clk, 16)              # the link zeroes its counters after reset
     await FallingEdge(dut.clk)
 
 
@@ -137,6 +138,10 @@ class LinkTestbench:
                                      f"{got.hex()}, want {response.hex()}")
             await ReadOnly()
         count = int(dut.record_count.value)
+        if not dut.record.value.is_resolvable:
+            raise AssertionError(f"after {context}: unresolved response bits "
+                                 f"{str(dut.record.value)[:8 * len(response)]}; model "
+                                 f"{response.hex()}")
         record = int(dut.record.value).to_bytes(self.record_bytes, "little")
         got = record[self.record_bytes - len(response):]
         self.last_response = got
