@@ -258,7 +258,8 @@ def run(args):
     print(f"{c['dataset']} {'-'.join(map(str, c['layers']))} {c['weights']} {c['sampling']} "
           f"{c['arith']} w{c['weight_bits']}: test accuracy {100 * result['test_accuracy']:.2f} % "
           f"(multiplier-free {100 * result['test_accuracy_multiplier_free']:.2f} %), "
-          f"{result['samples_per_second']:.0f} samples/s")
+          f"{result['samples_per_second']:.0f} samples/s "
+          f"({result['samples_per_cpu_second']:.0f} per CPU second)")
     if args.json:
         print(f"wrote {write_json(args.json, result)}")
     if args.plot:
@@ -273,7 +274,7 @@ def _demo(out):
     return (f"digits {'-'.join(map(str, result['config']['layers']))}, {options.epochs} epochs: "
             f"test {100 * result['test_accuracy']:.1f} %, multiplier-free "
             f"{100 * result['test_accuracy_multiplier_free']:.1f} %, "
-            f"{result['samples_per_second']:.0f} samples/s")
+            f"{result['samples_per_cpu_second']:.0f} training samples per CPU second")
 
 
 DEMO_STEPS = [("train digits (golden)", _demo)]
