@@ -41,7 +41,7 @@ from .link import Link, engine_signature, memory_signature
 from .rng import Xorshift32
 from .update import UpdateStep, saturating_add
 
-__all__ = ["Engine", "EngineSystem", "COUNTER_NAMES"]
+__all__ = ["Engine", "EngineSystem", "EngineUartSystem", "COUNTER_NAMES"]
 
 #: Words of a COUNTERS answer (LE32 each), in order.
 COUNTER_NAMES = ("steps", "predictions", "cycles")
@@ -727,4 +727,33 @@ class EngineSystem(wiring.Component):
         wiring.connect(m, self.link.mem, self.engine.mem)
         wiring.connect(m, self.link.engine, self.engine.engine)
         m.d.comb += self.busy.eq(self.engine.busy)
+        return m
+
+
+class EngineUartSystem(wiring.Component):
+    """Board form: :class:`fewmul.hw.host_link.HostLink` (UART + link) + :class:`Engine`.
+
+    Ports: ``rx`` / ``tx`` (UART pins, 8N1, ``divisor`` clocks per bit) and ``busy``.
+    """
+
+    def __init__(self, cfg, *, divisor, max_payload=256, timeout_cycles=None):
+        from .host_link import HostLink
+        self.engine = Engine(cfg)
+        self.host_link = HostLink(divisor=divisor, word_bits=cfg.weight_bits,
+                                  depths=self.engine.depths, max_payload=max_payload,
+                                  timeout_cycles=timeout_cycles)
+        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "busy": Out(1)})
+
+    @property
+    def cfg(self):
+        return self.engine.cfg
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.host_link = self.host_link
+        m.submodules.engine = self.engine
+        wiring.connect(m, self.host_link.mem, self.engine.mem)
+        wiring.connect(m, self.host_link.engine, self.engine.engine)
+        m.d.comb += [self.host_link.rx.eq(self.rx), self.tx.eq(self.host_link.tx),
+                     self.busy.eq(self.engine.busy)]
         return m

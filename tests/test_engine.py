@@ -8,7 +8,7 @@ import pytest
 
 from fewmul.config import Config
 from fewmul.host import memory_map
-from fewmul.hw.engine import COUNTER_NAMES, Engine, EngineSystem
+from fewmul.hw.engine import COUNTER_NAMES, Engine, EngineSystem, EngineUartSystem
 from fewmul.hw.engine_plan import EnginePlan
 from fewmul.sim.runner import run_testbench, volume
 
@@ -50,6 +50,8 @@ def test_ports_follow_the_link():
     assert list(system.signature.members) == ["i", "o", "busy"]
     assert system.link.depths == engine.depths
     assert COUNTER_NAMES == ("steps", "predictions", "cycles")
+    board = EngineUartSystem(cfg, divisor=10)
+    assert list(board.signature.members) == ["rx", "tx", "busy"]
 
 
 CASES = {
