@@ -11,7 +11,7 @@ from fewmul.sim.proofs import all_proofs, available
 
 #: Proof-name prefixes of the default Config (and of the demo's shifter): the quick set.
 QUICK = ("shifter.w16s10f8.", "rng.b8.", "sampler.bin_stoch.", "sampler.ter_stoch.",
-         "quantizer.stoch.", "update.stoch.", "pe.bin_stoch.")
+         "quantizer.stoch.", "update.stoch.", "pe.bin_stoch.", "crc.", "uart.d4.rx")
 
 
 def _params(proofs):
