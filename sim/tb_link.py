@@ -11,8 +11,9 @@ is not reset between them):
   gaps and response back-pressure. The driver stays in lock step with the byte-exact model:
   each byte goes in, and when the model says a frame is complete (or the line idles inside one)
   the driver stops and waits for the response, which must arrive within a bounded number of
-  cycles (no hang) and equal the model's byte for byte. At the end every memory word and every
-  counter is read back and compared (no state corruption).
+  cycles (no hang) and equal the model's byte for byte. Then bytes sent while the link answers
+  must be dropped and counted; at the end every memory word and every counter is read back and
+  compared (no state corruption).
 """
 
 import random
@@ -167,6 +168,16 @@ class LinkTestbench:
         if self.model.receiving:                            # truncated or oversized: idle
             await self._response(self.model.idle(), context + " then idle")
 
+    async def send_while_busy(self, frame, extra):
+        """``frame`` followed at once by ``extra``, which arrives while the link executes or
+        answers ``frame`` (keep ``frame``'s work longer than ``len(extra)`` clocks): every extra
+        byte must be dropped and counted, and the response must be unaffected."""
+        responses = [r for r in map(self.model.feed, frame) if r is not None]
+        assert len(responses) == 1 and not self.model.receiving
+        self.model.drop(len(extra))
+        await self._play(bytes(frame) + bytes(extra), gap_threshold=0)
+        await self._response(responses[0], f"{bytes(frame).hex()} + {len(extra)} extra bytes")
+
     async def check_quiet(self, cycles):
         """Nothing beyond the predicted responses comes out in ``cycles`` clocks."""
         await ClockCycles(self.dut.clk, cycles)
@@ -279,10 +290,16 @@ async def fuzz(dut):
         kinds[kind] = kinds.get(kind, 0) + 1
         await tb.send(data, gap_chance=0.03)
 
+    # bytes sent while the link answers a long READ are dropped and counted, nothing else
+    per_frame = tb.max_payload // word_bytes(tb.model.word_bits)
+    for extra in (1, 5, 16):
+        await tb.send_while_busy(encode_frame(Opcode.READ, read_payload(0, 0, per_frame)),
+                                 bytes([SYNC]) * extra)
+    assert tb.model.counters[Counter.DROPPED_BYTES] >= 22
+
     # no state corruption: every word, then every counter, equals the model
     words_checked = 0
     for region, depth in enumerate(tb.model.depths):
-        per_frame = tb.max_payload // word_bytes(tb.model.word_bits)
         for address in range(0, depth, per_frame):
             count = min(per_frame, depth - address)
             response = await tb.request(Opcode.READ, read_payload(region, address, count))

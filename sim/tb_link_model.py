@@ -78,6 +78,11 @@ class LinkModel:
         self.state = "HUNT"
         return self._error(code)
 
+    def drop(self, n):
+        """``n`` bytes arrived while the link was executing or answering a frame."""
+        self.counters[Counter.DROPPED_BYTES] = (self.counters[Counter.DROPPED_BYTES] + n) \
+            & 0xFFFF_FFFF
+
     # -- responses --------------------------------------------------------------------------
     def _opcode(self):
         return self.frame[0] if self.frame else 0
