@@ -61,6 +61,9 @@ def add_arguments(p):
                    help="do not rewrite docs/results.md and docs/img/")
     p.add_argument("--points", default=None, metavar="DEVICE/DESIGN/RxC,...",
                    help="build exactly these points (seeds 1..--seeds) into the log, then report")
+    p.add_argument("--breakdown", default=",".join(DEVICES), metavar="DEVICES",
+                   help="devices whose best fewmul build gets a per-module area table "
+                        "(Yosys again, minutes on a big ECP5 array; '' for none)")
     p.add_argument("--report-only", action="store_true",
                    help="build nothing: report from the builds already logged in --out")
 
@@ -429,7 +432,7 @@ def run(args, command=COMMAND):
         areas = []
         for device, designs in best.items():
             b = designs.get("fewmul")
-            if b is None:
+            if b is None or device not in args.breakdown.split(","):
                 continue
             build_dir = out / device / "fewmul" / f"{b['rows']}x{b['cols']}-seed1"
             family = "ice40" if device.startswith("ice40") else "ecp5"
