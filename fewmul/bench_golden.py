@@ -190,9 +190,13 @@ the last epoch):
 - Did not matter: hidden width 128 or 256 (93.9 %, 94.4 % at S = 3: not a capacity limit),
   initial range 0.25 to 1.0, mean-centred inputs (faster first epoch, same end), the
   deterministic power-of-two quantizer instead of the stochastic one.
-- Low stored-weight precision: the update is rounded stochastically to one weight LSB, so below
-  about 6 bits each step is a coarse random walk (one LSB with a probability equal to the exact
-  update's size in LSBs) whose noise the network has to average out."""
+- Low stored-weight precision: the update is rounded stochastically to one weight LSB, so with
+  few bits each step is a coarse random walk (one LSB, with a probability equal to the exact
+  update's size in LSBs) whose noise the network must average out. Ternary tolerates it better
+  than binary (a small weight mostly samples to 0, so its noise costs less).
+- The float SGD reference neither samples nor clips its weights; the gap to it is the price of
+  sampled weights at this small width (64 hidden units, no batch normalisation, one sample per
+  step). The float binary / ternary connect + QBP rows are the like-for-like references."""
 
 
 def add_arguments(p):
