@@ -182,7 +182,8 @@ def plot(result, path):
     for key, label in (("train_accuracy", "train (paper rule)"),
                        ("test_accuracy", "test (paper rule)"),
                        ("test_accuracy_multiplier_free", "test (multiplier-free)")):
-        ax.plot(epochs, [100 * e[key] for e in result["epochs"]], label=label)
+        ax.plot(epochs, [100 * e[key] for e in result["epochs"]], label=label, marker="o",
+                markersize=3)
     c = result["config"]
     ax.set_title(f"{c['dataset']} {'-'.join(map(str, c['layers']))} {c['weights']} "
                  f"{c['arith']} w{c['weight_bits']}")
