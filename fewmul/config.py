@@ -185,9 +185,13 @@ class Config:
         return self.rand_bits
 
     def acc_bits(self, fan_in):
-        """Accumulator width for a forward sum of ``fan_in`` signed activations (never wraps)."""
-        return self.act_bits + max(1, (fan_in - 1).bit_length())
+        """Accumulator width for a forward sum of ``fan_in`` signed activations (never wraps).
+
+        ``fan_in`` products of the most negative activation reach ``fan_in * 2^(act_bits-1)``,
+        which needs ``bit_length(fan_in)`` bits above the activation's own.
+        """
+        return self.act_bits + fan_in.bit_length()
 
     def back_acc_bits(self, fan_out):
         """Accumulator width for a backward sum of ``fan_out`` signed errors (never wraps)."""
-        return self.err_bits + max(1, (fan_out - 1).bit_length())
+        return self.err_bits + fan_out.bit_length()

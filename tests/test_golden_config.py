@@ -49,3 +49,13 @@ def test_config_round_trips_through_dict():
     cfg = Config(layers=(64, 32, 10), weights="ternary", weight_bits=6, lr_shift=12)
     assert Config.from_dict(cfg.as_dict()).as_dict() == cfg.as_dict()
     assert cfg.replace(seed=9).seed == 9 and cfg.scales == cfg.replace(seed=9).scales
+
+
+def test_accumulator_widths_are_exact():
+    """The widest sums (n products of the most negative value) fit, one bit fewer would not."""
+    cfg = Config()
+    for n in range(1, 300):
+        for bits, width in [(cfg.act_bits, cfg.acc_bits(n)), (cfg.err_bits, cfg.back_acc_bits(n))]:
+            extreme = n * 2 ** (bits - 1)                        # n * |most negative value|
+            assert -(2 ** (width - 1)) <= -extreme and extreme <= 2 ** (width - 1) - 1
+            assert extreme > 2 ** (width - 2) - 1                # width - 1 bits overflow
