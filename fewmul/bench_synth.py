@@ -64,6 +64,7 @@ def add_arguments(p):
     p.add_argument("--breakdown", default=",".join(DEVICES), metavar="DEVICES",
                    help="devices whose best fewmul build gets a per-module area table "
                         "(Yosys again, minutes on a big ECP5 array; '' for none)")
+    p.add_argument("--note", default="", help="a paragraph appended to the docs section")
     p.add_argument("--report-only", action="store_true",
                    help="build nothing: report from the builds already logged in --out")
 
@@ -449,7 +450,7 @@ def run(args, command=COMMAND):
                 f"{summary}\n\nEvery build of the sweep (nextpnr seed 1; the design sits in "
                 f"the board top: PLL, status LEDs and a registered harness that feeds every "
                 f"command bit from a shift chain and folds every result bit):\n\n{table}\n\n"
-                + "\n".join(areas) + f"\n{images}\n")
+                + "\n".join(areas) + f"\n{images}\n" + (f"\n{args.note}\n" if args.note else ""))
         update_section("bench-synth", "Synthesis: training PEs per chip (fewmul vs multiplier "
                        "baseline)", command, body)
         print(f"updated {RESULTS}")
