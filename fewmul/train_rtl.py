@@ -13,6 +13,7 @@ it within the run is refused (use ``--lr-decay 0`` or at most ``--lr-decay`` epo
 """
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -171,16 +172,23 @@ def _summary(trainer):
 
 
 def _demo(out):
-    """A short bit-exact RTL run: 120 digits samples on a 64-16-10 MLP, 4x4 array, Verilator."""
+    """A short bit-exact RTL run: 80 digits samples on a 64-16-10 MLP, 4x4 array, Verilator."""
     from fewmul.commands.train import TrainOptions, train
     from fewmul.config import Config
-    SETTINGS.update(simulator="verilator", check_every=40, samples=120, quiet=True,
+    SETTINGS.update(simulator="verilator", check_every=40, samples=80, quiet=True,
                     build_dir=str(Path(out) / "train-rtl"))
+    saved = os.environ.get("MAKEFLAGS")
+    # a short run is bound by the C++ compile: -O0 compiles several times faster than -Os
+    os.environ["MAKEFLAGS"] = f"{saved or ''} OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0".strip()
     try:
         cfg = Config(layers=(64, 16, 10), array_rows=4, array_cols=4)
         result = train(cfg, TrainOptions(dataset="digits", epochs=1), backend="rtl")
     finally:
         SETTINGS.update(build_dir=None, samples=None)
+        if saved is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = saved
     st = _LAST[0].stats
     return (f"RTL (Verilator) == golden on {st['samples']} digits samples, "
             f"{st['engine_cycles'] / st['samples']:.0f} cycles/sample, test accuracy after "

@@ -145,6 +145,8 @@ class Engine(wiring.Component):
         v_rd, v_wr = v_mem.read_port(), v_mem.write_port(granularity=B)
         v2_rd, v2_wr = v2_mem.read_port(), v2_mem.write_port(granularity=B)
         v2_post = v2_mem.read_port()
+        scores_mem = mem("scores", 16, cfg.layers[-1])           # PREDICT's answer
+        scores_wr, scores_rd = scores_mem.write_port(), scores_mem.read_port(domain="comb")
 
         def lane_write(port, lanes, lane, value):
             m.d.comb += [port.data.eq(Cat(*([value] * lanes))),
@@ -179,7 +181,7 @@ class Engine(wiring.Component):
         training = Signal()
         status = Signal(8)
         answer = Signal(8)
-        answer_length = Signal(4)
+        answer_length = Signal(16)
         steps = Signal(32)
         predictions = Signal(32)
         cycles = Signal(32)
@@ -350,6 +352,8 @@ class Engine(wiring.Component):
                 with m.If(p1_in_range):
                     with m.If(last_layer):
                         m.d.comb += [post_d_write.eq(training), post_b_write.eq(training)]
+                        m.d.comb += [scores_wr.addr.eq(p1_index), scores_wr.data.eq(y_out),
+                                     scores_wr.en.eq(1)]
                         with m.If((p1_index == 0) | (y_out > best_value)):
                             m.d.sync += [best_value.eq(y_out), best_index.eq(p1_index)]
                     with m.Else():
@@ -588,19 +592,21 @@ class Engine(wiring.Component):
                         m.d.sync += [steps.eq(steps + 1), counting.eq(0)]
                         finish(best_index, 1)
 
-            with m.State("RESULT"):
-                finish(best_index, 1)
+            with m.State("RESULT"):                 # class, then the scores (LE16 each)
+                finish(best_index, 1 + 2 * cfg.layers[-1])
 
             with m.State("ANSWER"):
                 counter_bytes = Cat(steps, predictions, cycles)
-                data_bytes = [answer] + [counter_bytes[8 * b:8 * b + 8]
-                                         for b in range(1, 4 * len(COUNTER_NAMES))]
+                score_k = Signal(16)
+                m.d.comb += [score_k.eq(index - 2), scores_rd.addr.eq(score_k >> 1)]
+                score_byte = Mux(score_k[0], scores_rd.data[8:], scores_rd.data[:8])
                 with m.If(opcode == Opcode.COUNTERS):
                     m.d.comb += eng.resp.payload.data.eq(
                         Array([status] + [counter_bytes[8 * b:8 * b + 8]
                                           for b in range(4 * len(COUNTER_NAMES))])[index])
                 with m.Else():
-                    m.d.comb += eng.resp.payload.data.eq(Array([status] + data_bytes)[index])
+                    m.d.comb += eng.resp.payload.data.eq(
+                        Mux(index == 0, status, Mux(index == 1, answer, score_byte)))
                 m.d.comb += eng.resp.payload.last.eq((index == answer_length)
                                                      | (status != ErrorCode.OK))
                 with m.If(eng.resp.ready):

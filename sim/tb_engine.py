@@ -25,7 +25,13 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, with_timeout
 
 from fewmul.config import Config
-from fewmul.golden.mlp import Network, init_network, predict_fixed, train_step
+from fewmul.golden.mlp import (
+    Network,
+    forward_fixed,
+    init_network,
+    predict_fixed,
+    train_step,
+)
 from fewmul.golden.rng import StreamSet, seed_states
 from fewmul.host import AsyncDevice, FrameDecoder, LinkError
 from fewmul.sim.runner import testbench_params
@@ -232,8 +238,14 @@ async def train_bit_exact(dut):
 
     n_predict = min(len(y_test), params.get("predict", 8))
     want = predict_fixed(net, x_test[:n_predict], cfg)
-    got = [(await dev.predict([int(v) for v in x_test[k]]))[0] for k in range(n_predict)]
-    assert list(want) == got, f"PREDICT: rtl {got}, golden {list(want)}"
+    want_scores = forward_fixed(net, x_test[:n_predict], cfg)
+    for k in range(n_predict):
+        answer = await dev.predict([int(v) for v in x_test[k]])
+        scores = [int.from_bytes(answer[b:b + 2], "little", signed=True)
+                  for b in range(1, len(answer), 2)]
+        assert answer[0] == want[k] and scores == want_scores[k].tolist(), (
+            f"PREDICT {k}: rtl class {answer[0]}, scores {scores}; golden class {want[k]}, "
+            f"scores {want_scores[k].tolist()}")
 
     counters = await h.counters()
     assert counters[0] == samples and counters[1] == n_predict, f"counters {counters}"
