@@ -11,9 +11,8 @@ a PLL here (Gowin) run ``sync`` straight from the oscillator.
 
 from dataclasses import dataclass
 
-from amaranth.hdl import ClockDomain, Const, Elaboratable, Instance, Module, Signal
+from amaranth.hdl import Const, Elaboratable, Instance, Module, Signal
 from amaranth.lib import io
-from amaranth.lib.cdc import ResetSynchronizer
 
 __all__ = ["PLLParams", "ice40_pll_params", "ecp5_pll_params", "PLLClock"]
 
@@ -81,10 +80,11 @@ def ecp5_pll_params(input_mhz, target_mhz):
 
 
 class PLLClock(Elaboratable):
-    """Drive the ``sync`` domain at ``target_mhz`` from the board clock ``resource``.
+    """A ``target_mhz`` clock ``clk`` from the board clock ``resource``, and the PLL's ``lock``.
 
-    ``family`` is ``ice40``, ``ecp5`` or anything else (no PLL: ``sync`` runs at the board
-    clock). ``locked`` is high once the PLL has locked (and ``sync`` is out of reset).
+    ``family`` is ``ice40``, ``ecp5`` or anything else (no PLL: ``clk`` is the board clock and
+    ``lock`` is high). The enclosing top defines the ``sync`` domain on ``clk`` (Amaranth 0.6
+    wants a domain defined where it is used) and holds it in reset until ``lock``.
     """
 
     def __init__(self, *, family, resource, input_mhz, target_mhz):
@@ -97,7 +97,8 @@ class PLLClock(Elaboratable):
             self.pll = ecp5_pll_params(input_mhz, target_mhz)
         else:
             self.pll = PLLParams(input_mhz, input_mhz, {})
-        self.locked = Signal()
+        self.clk = Signal()
+        self.lock = Signal()
 
     @property
     def output_mhz(self):
@@ -105,15 +106,14 @@ class PLLClock(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        m.domains.sync = cd_sync = ClockDomain("sync")
         pin = platform.request(*self.resource, dir="-")
-        lock = Signal()
+        lock, clk = self.lock, self.clk
         if self.family == "ice40":
             # SB_PLL40_PAD takes the pad itself: the board clock must be on a PLL-capable pin.
             m.submodules.pll = Instance(
                 "SB_PLL40_PAD", **{f"p_{k}": v for k, v in self.pll.params.items()},
                 i_PACKAGEPIN=pin.io, i_RESETB=Const(1), i_BYPASS=Const(0),
-                o_PLLOUTGLOBAL=cd_sync.clk, o_LOCK=lock)
+                o_PLLOUTGLOBAL=clk, o_LOCK=lock)
         else:
             m.submodules.clk_buffer = clk_buffer = io.Buffer("i", pin)
             if self.family == "ecp5":
@@ -128,12 +128,8 @@ class PLLClock(Elaboratable):
                     i_PHASESEL0=Const(0), i_PHASESEL1=Const(0), i_PHASEDIR=Const(0),
                     i_PHASESTEP=Const(0), i_PHASELOADREG=Const(0), i_PLLWAKESYNC=Const(0),
                     i_ENCLKOP=Const(0), o_CLKOP=clkop, o_LOCK=lock)
-                m.d.comb += cd_sync.clk.eq(clkop)
+                m.d.comb += clk.eq(clkop)
             else:
-                m.d.comb += [cd_sync.clk.eq(clk_buffer.i), lock.eq(1)]
+                m.d.comb += [clk.eq(clk_buffer.i), lock.eq(1)]
         # No explicit constraint: nextpnr derives the PLL output's from the oscillator pin's.
-        m.submodules.reset_sync = ResetSynchronizer(~lock, domain="sync")
-        locked = Signal()
-        m.d.sync += locked.eq(1)
-        m.d.comb += self.locked.eq(locked)
         return m

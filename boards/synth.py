@@ -185,7 +185,7 @@ def build_design(board_name, design, cfg, *, build_dir, seed=1, clock_mhz=None, 
     top = module.top(block, clock_mhz=clock_mhz)
     report = synthesize(top, board_name=board_name, build_dir=build_dir, name=name, seed=seed)
     pes = pe_count(cfg)
-    fmax = report.fmax_mhz
+    fmax = round(report.fmax_mhz, 2) if report.fmax_mhz is not None else None
     constraint = report.constraint_mhz or top.clock_mhz
     return {
         "board": board_name,
@@ -195,7 +195,7 @@ def build_design(board_name, design, cfg, *, build_dir, seed=1, clock_mhz=None, 
         "cols": cfg.array_cols,
         "pes": pes,
         "seed": seed,
-        "fmax_mhz": round(fmax, 2) if fmax is not None else None,
+        "fmax_mhz": fmax,
         "constraint_mhz": round(constraint, 3),
         "meets_timing": fmax is not None and fmax >= constraint,
         "logic_cells": dict(zip(("used", "available"), report.logic_cells(), strict=True)),

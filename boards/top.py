@@ -13,8 +13,9 @@ Two kinds of design:
 Boards with fewer LEDs show the first ones.
 """
 
-from amaranth.hdl import Elaboratable, Module, Signal
+from amaranth.hdl import ClockDomain, Elaboratable, Module, Signal
 from amaranth.lib import io, wiring
+from amaranth.lib.cdc import ResetSynchronizer
 
 from .clocks import PLLClock
 from .harness import RegisteredHarness
@@ -61,6 +62,11 @@ class BoardTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.submodules.clock = self.clock
+        m.domains.sync = cd_sync = ClockDomain("sync")
+        m.d.comb += cd_sync.clk.eq(self.clock.clk)
+        m.submodules.reset_sync = ResetSynchronizer(~self.clock.lock, domain="sync")
+        locked = Signal()
+        m.d.sync += locked.eq(1)
         heartbeat = Signal(max(1, int(self.clock_mhz * 1e6).bit_length() - 1))
         m.d.sync += heartbeat.eq(heartbeat + 1)
         if self.linked:
@@ -73,10 +79,10 @@ class BoardTop(Elaboratable):
             m.d.comb += [tx.o.eq(uart.tx), uart.rx.eq(rx.i)]
             wiring.connect(m, uart.o, self.design.i)
             wiring.connect(m, self.design.o, uart.i)
-            status = [self.design.busy, heartbeat[-1], self.clock.locked]
+            status = [self.design.busy, heartbeat[-1], locked]
         else:
             m.submodules.harness = self.harness
-            status = [self.harness.folded, heartbeat[-1], self.clock.locked]
+            status = [self.harness.folded, heartbeat[-1], locked]
         requested = {}
         for index, (led, value) in enumerate(zip(self.leds, status, strict=False)):
             name, number, *subsignal = led
