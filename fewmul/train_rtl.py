@@ -172,10 +172,10 @@ def _summary(trainer):
 
 
 def _demo(out):
-    """A short bit-exact RTL run: 80 digits samples on a 64-16-10 MLP, 4x4 array, Verilator."""
+    """A short bit-exact RTL run: 40 digits samples on a 64-16-10 MLP, 4x4 array, Verilator."""
     from fewmul.commands.train import TrainOptions, train
     from fewmul.config import Config
-    SETTINGS.update(simulator="verilator", check_every=40, samples=80, quiet=True,
+    SETTINGS.update(simulator="verilator", check_every=20, samples=40, quiet=True,
                     build_dir=str(Path(out) / "train-rtl"))
     saved = os.environ.get("MAKEFLAGS")
     # a short run is bound by the C++ compile: -O0 compiles several times faster than -Os
