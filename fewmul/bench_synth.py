@@ -299,7 +299,7 @@ def _plots(log, img_dir):
     paths = []
     for filename, ylabel, value, log_y in [
         ("synth_pes_vs_luts.png", "logic cells (LUT4 / LC) used",
-         lambda p: p["logic_cells"]["used"], False),
+         lambda p: p["logic_cells"]["used"], True),
         ("synth_macs_vs_pes.png", "peak MAC/s (PEs x Fmax)", lambda p: p["peak_macs_per_s"],
          True),
     ]:
