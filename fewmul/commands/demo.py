@@ -43,33 +43,6 @@ def _tools(out):
     return "all tools OK (fewmul doctor)"
 
 
-@step("shifter RTL == golden")
-def _shifter(out):
-    from fewmul.hw.shifter import Shifter
-    from fewmul.sim.runner import run_testbench
-    lines = []
-    for simulator in ("icarus", "verilator"):
-        result = run_testbench(
-            Shifter(width=16, max_shift=7, frac_bits=8), toplevel="shifter",
-            test_module="fewmul.sim.tb_shifter", simulator=simulator,
-            build_dir=out / f"shifter-{simulator}",
-            params=dict(width=16, max_shift=7, frac_bits=8, seed=1, transactions=2000))
-        lines.append(f"{simulator}: {result.tests} tests passed")
-    return "bit-exact on " + ", ".join(lines)
-
-
-@step("shifter bitstream (iCEBreaker)")
-def _shifter_bitstream(out):
-    from fewmul.boards.harness import RegisteredHarness
-    from fewmul.boards.synth import synthesize
-    from fewmul.hw.shifter import Shifter
-    report = synthesize(RegisteredHarness(Shifter(width=16, max_shift=7, frac_bits=8)),
-                        board_name="icebreaker", build_dir=out / "shifter-icebreaker")
-    used, available = report.logic_cells()
-    return (f"{used}/{available} LCs, Fmax {report.fmax_mhz:.1f} MHz, "
-            f"{Path(report.bitstream).name} in {report.seconds:.0f} s")
-
-
 def add_parser(sub):
     p = sub.add_parser("demo", help="train, check RTL == golden, build a bitstream")
     p.add_argument("--out", default="build/demo", help="where the demo writes its artefacts")
