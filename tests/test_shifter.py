@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Barrel shifter: golden model against exact integer math, RTL against the golden model."""
 
 import numpy as np
