@@ -8,9 +8,19 @@ import argparse
 import importlib
 import sys
 
-__all__ = ["main", "COMMANDS"]
+__all__ = ["main", "COMMANDS", "command_modules"]
 
 COMMANDS = ("doctor", "demo", "train", "sim", "build", "bench", "formal")
+
+
+def command_modules():
+    """The modules of :data:`COMMANDS` that exist, in order."""
+    for name in COMMANDS:
+        try:
+            yield importlib.import_module(f"fewmul.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"fewmul.commands.{name}":
+                raise
 
 
 def _parser():
@@ -18,13 +28,7 @@ def _parser():
         prog="fewmul",
         description="Multiplier-free on-chip neural-network training for FPGAs.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"fewmul.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"fewmul.commands.{name}":
-                raise
-            continue                                   # a command another issue will add
+    for module in command_modules():
         module.add_parser(sub)
     return parser
 

@@ -60,8 +60,8 @@ from .pe import PE
 from .quantizer import Quantizer
 from .update import UpdateStep, saturating_add, step_width
 
-__all__ = ["Op", "PEArray", "command_layout", "result_layout", "acc_width", "grad_width",
-           "tree_depth"]
+__all__ = ["Op", "PEArray", "array_members", "command_layout", "result_layout", "acc_width",
+           "grad_width", "tree_depth"]
 
 
 class Op(enum.Enum, shape=3):
@@ -109,6 +109,16 @@ def result_layout(cfg):
         "grad": data.ArrayLayout(signed(grad_width(cfg)), cfg.array_cols),
         "weights": data.ArrayLayout(signed(cfg.weight_bits), cfg.array_cols),
     })
+
+
+def array_members(cfg):
+    """The ports of :class:`PEArray` (see the module docstring); the multiplier baseline
+    ``fewmul.hw.baseline.MultiplierArray`` takes the same, so the two are interchangeable."""
+    return {
+        "cmd": In(stream.Signature(command_layout(cfg))),
+        "result": Out(stream.Signature(result_layout(cfg))),
+        "idle": Out(1),
+    }
 
 
 def _adder_tree(m, terms, name):
@@ -162,11 +172,7 @@ class PEArray(wiring.Component):
         if not isinstance(cfg, Config):
             raise ValueError(f"cfg must be a fewmul.config.Config, not {cfg!r}")
         self._cfg = cfg
-        super().__init__({
-            "cmd": In(stream.Signature(command_layout(cfg))),
-            "result": Out(stream.Signature(result_layout(cfg))),
-            "idle": Out(1),
-        })
+        super().__init__(array_members(cfg))
 
     @property
     def cfg(self):

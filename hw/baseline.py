@@ -33,11 +33,10 @@ cycles from a ``cmd`` handshake to its result with no back-pressure.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import wiring
 
 from ..config import Config
-from .array import Op, acc_width, command_layout, grad_width, result_layout
+from .array import Op, acc_width, array_members, command_layout, grad_width
 
 __all__ = ["MultiplierArray", "booth_multiply", "reference"]
 
@@ -80,11 +79,7 @@ class MultiplierArray(wiring.Component):
                              f"{dsp_multipliers!r}")
         self._cfg = cfg
         self._dsp = dsp_multipliers
-        super().__init__({
-            "cmd": In(stream.Signature(command_layout(cfg))),
-            "result": Out(stream.Signature(result_layout(cfg))),
-            "idle": Out(1),
-        })
+        super().__init__(array_members(cfg))
 
     @property
     def cfg(self):

@@ -6,7 +6,6 @@ order of :data:`fewmul.cli.COMMANDS`, so each part of fewmul adds its own step (
 training, bitstream) without editing this file.
 """
 
-import importlib
 import time
 from pathlib import Path
 
@@ -14,15 +13,9 @@ STEPS = []
 
 
 def all_steps():
-    from fewmul.cli import COMMANDS
+    from fewmul.cli import command_modules
     steps = list(STEPS)
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"fewmul.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"fewmul.commands.{name}":
-                raise
-            continue
+    for module in command_modules():
         steps += getattr(module, "DEMO_STEPS", [])
     return steps
 
