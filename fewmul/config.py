@@ -62,8 +62,13 @@ class Config:
     rand_bits: int = 8
     #: Bits of the quantizer's shift: shifts 0 .. 2**shift_bits - 1 (the paper: 3-4 suffice).
     shift_bits: int = 3
-    #: Learning rate 2**-lr_shift, applied to weights and biases.
+    #: Learning rate 2**-lr_shift, applied to weights and biases: the hardware's reset value and
+    #: the first epoch's.
     lr_shift: int = 6
+    #: Run-time learning-rate range: the host may set any shift in
+    #: ``lr_shift .. lr_shift + lr_range`` between samples (a schedule that halves the rate
+    #: ``lr_range`` times); the update's barrel shifter is sized for the largest.
+    lr_range: int = 3
     #: Per-layer power-of-two scale in place of batch normalisation: z = (W x) >> scale.
     #: ``None`` picks max(0, round(log2(fan_in) / 2) - 1) per layer: 2^-S ~ 2 / sqrt(fan_in),
     #: twice the paper's W0, so that weights clipped to [-1, 1] still reach what SGD needs.
@@ -97,6 +102,7 @@ class Config:
         _check_int("rand_bits", self.rand_bits, 1, 16)
         _check_int("shift_bits", self.shift_bits, 1, 5)
         _check_int("lr_shift", self.lr_shift, 0, 30)
+        _check_int("lr_range", self.lr_range, 0, 30 - self.lr_shift)
         _check_int("seed", self.seed, 0, 2**32 - 1)
         _check_int("array_rows", self.array_rows, 1, 256)
         _check_int("array_cols", self.array_cols, 1, 256)
@@ -177,7 +183,22 @@ class Config:
 
     @property
     def update_max_shift(self):
-        return self.update_base_shift + self.max_shift
+        """Largest update shift over the run-time learning-rate range (sizes the shifter)."""
+        return self.update_base_shift + self.lr_range + self.max_shift
+
+    @property
+    def lr_shifts(self):
+        """The learning-rate shifts the hardware accepts at run time."""
+        return range(self.lr_shift, self.lr_shift + self.lr_range + 1)
+
+    def check_lr_shift(self, lr_shift):
+        """``lr_shift`` if the hardware accepts it at run time, else ``ValueError`` quoting it."""
+        if (isinstance(lr_shift, bool) or not isinstance(lr_shift, int)
+                or lr_shift not in self.lr_shifts):
+            raise ValueError(f"run-time lr_shift must be an integer in [{self.lr_shift}, "
+                             f"{self.lr_shift + self.lr_range}] (lr_shift .. lr_shift + "
+                             f"lr_range), not {lr_shift!r}")
+        return lr_shift
 
     @property
     def sample_bits(self):

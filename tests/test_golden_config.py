@@ -59,3 +59,15 @@ def test_accumulator_widths_are_exact():
             extreme = n * 2 ** (bits - 1)                        # n * |most negative value|
             assert -(2 ** (width - 1)) <= -extreme and extreme <= 2 ** (width - 1) - 1
             assert extreme > 2 ** (width - 2) - 1                # width - 1 bits overflow
+
+
+def test_lr_range_sizes_the_update_shifter_and_bounds_run_time_shifts():
+    cfg = Config(lr_shift=5, lr_range=3)
+    assert list(cfg.lr_shifts) == [5, 6, 7, 8]
+    assert cfg.update_max_shift == cfg.replace(lr_shift=8).update_base_shift + cfg.max_shift
+    assert cfg.check_lr_shift(8) == 8
+    for bad in (4, 9, 6.0, True):
+        with pytest.raises(ValueError, match=repr(bad).replace(".", r"\.")):
+            cfg.check_lr_shift(bad)
+    with pytest.raises(ValueError, match="lr_range.*-1"):
+        Config(lr_range=-1)
