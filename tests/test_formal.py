@@ -6,11 +6,12 @@ are marked ``slow``. Mutants (proofs that must fail) are in ``test_formal_mutant
 
 import pytest
 
+from fewmul.commands.formal import default_shifter_tag
 from fewmul.sim.formal import run_proof
 from fewmul.sim.proofs import all_proofs, available
 
 #: Proof-name prefixes of the default Config (and of the demo's shifter): the quick set.
-QUICK = ("shifter.w16s10f8.", "rng.b8.", "sampler.bin_stoch.", "sampler.ter_stoch.",
+QUICK = (f"{default_shifter_tag()}.", "rng.b8.", "sampler.bin_stoch.", "sampler.ter_stoch.",
          "quantizer.stoch.", "update.stoch.", "pe.bin_stoch.", "crc.", "uart.d4.rx")
 
 

@@ -13,8 +13,18 @@ from pathlib import Path
 
 DEMO_STEPS = []
 
+
+def default_shifter_tag():
+    """The name tag of the default Config's update shifter (``w<err>s<max shift>f<rand>``):
+    derived, not written out, because the update's shift range follows the Config (``lr_range``
+    widened it from 10 to 13)."""
+    from fewmul.config import Config
+    cfg = Config()
+    return f"shifter.w{cfg.err_bits}s{cfg.update_max_shift}f{cfg.rand_bits}"
+
+
 #: Proofs of the default Config, one per block: what ``fewmul demo`` runs.
-DEMO_PATTERNS = ("shifter.w16s10f8.floor", "rng.b8.step", "rng.b8.nonzero",
+DEMO_PATTERNS = (f"{default_shifter_tag()}.floor", "rng.b8.step", "rng.b8.nonzero",
                  "sampler.bin_stoch.spec", "quantizer.stoch.spec", "update.stoch.saturate",
                  "pe.bin_stoch.signflip")
 
