@@ -50,9 +50,17 @@ def test_train_step_consumes_section_6_counts(digits):
 
 @pytest.mark.parametrize("changes", [dict(), dict(weights="ternary", activation="htanh"),
                                      dict(sampling="deterministic", quantizer="deterministic",
-                                          update_rounding="nearest", weight_bits=5)])
+                                          update_rounding="nearest", weight_bits=5),
+                                     dict(weights="ternary", weight_bits=5, activation="relu"),
+                                     dict(weights="ternary", lr_shift=4, shift_bits=2,
+                                          weight_bits=4, rand_bits=10),
+                                     dict(layers=(64, 24, 12, 10), scale_shifts=(0, 3, 1),
+                                          lr_shift=3, weight_bits=9),
+                                     dict(weights="ternary", sampling="deterministic",
+                                          rand_bits=4, weight_bits=8)])
 def test_train_epoch_is_bit_identical_to_single_steps(digits, changes):
     cfg = CFG.replace(**changes)
+    assert mlp._exact_in_float(cfg)          # train_epoch takes its float64 fast path
     net_a, net_b = mlp.init_network(cfg), mlp.init_network(cfg)
     streams_a, streams_b = StreamSet(3), StreamSet(3)
     x, y = digits.x_train[:150], digits.y_train[:150]
