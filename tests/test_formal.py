@@ -15,9 +15,14 @@ QUICK = (f"{default_shifter_tag()}.", "rng.b8.", "sampler.bin_stoch.", "sampler.
          "quantizer.stoch.", "update.stoch.", "pe.bin_stoch.", "crc.", "uart.d4.rx")
 
 
+def _quick(proof):
+    """The quick set: the default Config's proofs, and the host link's k-induction proofs (a
+    few seconds each; its cover tasks take up to a minute and are ``slow``)."""
+    return proof.name.startswith(QUICK) or (proof.block == "link" and proof.mode == "prove")
+
+
 def _params(proofs):
-    return [pytest.param(p, id=p.name,
-                         marks=() if p.name.startswith(QUICK) else pytest.mark.slow)
+    return [pytest.param(p, id=p.name, marks=() if _quick(p) else pytest.mark.slow)
             for p in proofs]
 
 

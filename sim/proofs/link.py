@@ -2,10 +2,12 @@
 
 Frame: ``SYNC, opcode, length (LE16), payload[length], CRC-16/CCITT-FALSE (MSB first)`` over
 opcode .. payload; the CRC of the covered bytes followed by the CRC is 0. The harness keeps its
-own monitors, written from that description (its CRC is the bitwise textbook loop, not the
-link's XOR table): a request parser on ``i`` and a response parser on ``o``. The link is
-white-box in one respect only: a frame *starts* when its state is HUNT and it takes a SYNC
-(bytes arriving while it executes or answers are dropped by design).
+own monitors, written from that description: a request parser on ``i`` and a response parser on
+``o``. A frame *starts* when the link is idle (its state is HUNT) and takes a SYNC (bytes
+arriving while it executes or answers are dropped by design, protocol rule 1).
+
+Safety (every environment input free in every cycle: any bytes, any handshakes, reset at any
+time):
 
 ``crc_gate``  the memory and engine ports are only driven (any ``mem.cmd``, ``engine.cmd`` or
               ``engine.arg`` valid) after a complete request whose CRC the monitor found good,
@@ -14,33 +16,57 @@ white-box in one respect only: a frame *starts* when its state is HUNT and it ta
               accepted frame: a response completes only while one frame is unanswered, and a
               new frame starts only when every earlier one has been answered.
 ``timeout``   inside a frame the link never waits more than ``timeout_cycles`` idle clocks: it
-              then leaves the frame (and answers TIMEOUT / OVERSIZE), so any byte sequence
-              followed by silence brings the receiver back.
+              then leaves the frame (and answers TIMEOUT / OVERSIZE).
 
-The host, memory and engine sides are free in every cycle (any bytes, any handshakes, reset
-at any time). These are bounded proofs (BMC to ``depth`` cycles from reset, not k-induction).
-After the ``CLEAR`` cycles that follow reset, 16 cycles reach a one-word LOAD's memory write and any
-zero-length engine command; 26 cycles reach a timed-out frame, its 8-byte error response and
-the start of the next frame. Deeper runs cost roughly twice the time per extra cycle.
+Bounded liveness, as safety properties with a deadline counter (so k-induction applies), under
+an environment that answers (:data:`ENV`, stated as ``Assume``: ``o.ready`` held high, every
+memory / engine handshake the link offers completes within ``handshake_cycles`` clocks, an
+engine answer has at most ``answer_bytes`` bytes):
+
+``answer_deadline``  while a frame is unanswered, at most :func:`answer_bound` clocks have passed
+              since the last byte the link received: a complete frame is answered within that
+              many clocks of its CRC byte, a truncated or oversized one of the line going idle.
+``idle_deadline``  after :func:`idle_bound` clocks without a received byte, whatever came before
+              (any byte sequence, any command), the link is idle (HUNT) again: it never locks up.
+
+All five are proven by k-induction. What makes them inductive are white-box invariants, each
+*asserted* (so checked in every state, never assumed): the FSM's state is a legal encoding; the
+request monitor's position, length and CRC are the link's (``pointer``, ``length``, ``crc``) in
+each receive state; the response monitor's position, length and CRC are the link's
+(``position``, ``resp_length``, ``tx_crc``); "a frame is unanswered" is a function of the state;
+counters stay in range. The liveness proofs add a *variant*: ``work``, an upper bound on the
+clocks the link needs to reach HUNT, computed from its state and counters (:func:`_work`). It is
+asserted to drop by at least one in every clock without a received byte, and
+``since + work <= idle_bound`` where ``since`` counts those clocks; both deadlines follow.
 """
 
 from functools import partial
 
 from amaranth.asserts import AnySeq
-from amaranth.hdl import Assert, Cat, Cover, Mux, Signal
+from amaranth.hdl import Assert, Assume, Cat, Cover, Mux, Signal
 
 from ..formal import Proof
 from ._harness import Harness, elaborate_once, fsm_states, internal, legal_state, mutated
 
 BLOCK = "fewmul.hw.link"
 
-#: Small link: 8-bit words, two regions, the smallest buffer, a short idle timeout.
+#: Small link: 8-bit words (one byte each), two regions, the smallest buffer the link accepts
+#: (``max_payload`` must hold the 44-byte STATUS answer), a short idle timeout. The properties do
+#: not depend on the sizes; smaller ones keep the counters narrow and the traces short.
 PARAMS = dict(word_bits=8, depths=(4, 2), max_payload=44, timeout_cycles=3)
+
+#: The environment of the liveness proofs (assumptions, stated in ``_environment``).
+ENV = dict(handshake_cycles=3, answer_bytes=PARAMS["max_payload"] + 1)
 
 #: Cycles the link spends in CLEAR after reset (zeroing its counters) before it hunts for SYNC.
 CLEAR = 10
 
-RECEIVE_STATES = ("OPCODE", "LENGTH_LO", "LENGTH_HI", "PAYLOAD", "CRC_HI", "CRC_LO", "DISCARD")
+FRAME_STATES = ("OPCODE", "LENGTH_LO", "LENGTH_HI", "PAYLOAD", "CRC_HI", "CRC_LO")
+RECEIVE_STATES = FRAME_STATES + ("DISCARD",)
+EXEC_STATES = ("DECODE", "LOAD_FETCH", "LOAD_BYTE", "LOAD_WRITE", "READ_COMMAND", "READ_WAIT",
+               "READ_STORE", "ENGINE_COMMAND", "ENGINE_FETCH", "ENGINE_ARGUMENT",
+               "ENGINE_RESPONSE")
+TX_STATES = ("TX_START", "TX_SEND", "TX_FETCH")
 
 
 def spec_crc16(crc, byte):
@@ -57,51 +83,60 @@ def _make(**overrides):
     return Link(**(PARAMS | overrides))
 
 
-def _drive(m, make):
-    """The link with every environment input free; returns ``(dut, state, states, take, byte)``
-    (and sets ``m.link_fragment`` for white-box invariants)."""
-    dut = make()
-    fragment = elaborate_once(m, dut)
-    m.link_fragment = fragment
-    _, state, states = fsm_states(fragment, "link")
-    m.d.comb += Assert(legal_state(state, states))
-    host_valid, host_byte = AnySeq(1), AnySeq(8)
-    m.d.comb += [
-        dut.i.valid.eq(host_valid), dut.i.payload.eq(host_byte),
-        dut.o.ready.eq(AnySeq(1)),
-        dut.mem.cmd.ready.eq(AnySeq(1)),
-        dut.mem.rdata.valid.eq(AnySeq(1)),
-        dut.mem.rdata.payload.eq(AnySeq(len(dut.mem.rdata.payload))),
-        dut.engine.cmd.ready.eq(AnySeq(1)), dut.engine.arg.ready.eq(AnySeq(1)),
-        dut.engine.resp.valid.eq(AnySeq(1)),
-        dut.engine.resp.payload.eq(AnySeq(len(dut.engine.resp.payload.as_value()))),
-    ]
-    take = Signal()
-    m.d.comb += take.eq(host_valid & dut.i.ready)
-    return dut, state, states, take, host_byte
+class _Link:
+    """The link under proof, its free environment and white-box handles."""
+
+    def __init__(self, m, make):
+        from fewmul.host import SYNC
+        self.dut = dut = make()
+        self.fragment = elaborate_once(m, dut)
+        _, self.state, self.states = fsm_states(self.fragment, "link")
+        m.d.comb += Assert(legal_state(self.state, self.states))
+        self.host_valid, self.byte = AnySeq(1), AnySeq(8)
+        self.o_ready = AnySeq(1)
+        m.d.comb += [
+            dut.i.valid.eq(self.host_valid), dut.i.payload.eq(self.byte),
+            dut.o.ready.eq(self.o_ready),
+            dut.mem.cmd.ready.eq(AnySeq(1)),
+            dut.mem.rdata.valid.eq(AnySeq(1)),
+            dut.mem.rdata.payload.eq(AnySeq(len(dut.mem.rdata.payload))),
+            dut.engine.cmd.ready.eq(AnySeq(1)), dut.engine.arg.ready.eq(AnySeq(1)),
+            dut.engine.resp.valid.eq(AnySeq(1)),
+            dut.engine.resp.payload.eq(AnySeq(len(dut.engine.resp.payload.as_value()))),
+        ]
+        self.take = Signal()
+        m.d.comb += self.take.eq(self.host_valid & dut.i.ready)
+        self.start = Signal()                   # a frame starts: SYNC taken while idle
+        m.d.comb += self.start.eq(self.is_("HUNT") & self.take & (self.byte == SYNC))
+        self.clear_then_engine, = self.internal("clear_then_engine")
+        # A RESET frame zeroes the counters (CLEAR) before its engine command.
+        self.executing = self.is_(*EXEC_STATES) | self.is_("CLEAR") & self.clear_then_engine
+
+    def is_(self, *names):
+        inside = 0
+        for name in names:
+            inside = inside | (self.state == self.states[name])
+        return inside
+
+    def internal(self, *names):
+        return internal(self.fragment, *names)
 
 
-def _frame_start(m, state, states, take, byte):
-    from fewmul.host import SYNC
-    start = Signal()
-    m.d.comb += start.eq((state == states["HUNT"]) & take & (byte == SYNC))
-    return start
-
-
-def _crc_gate(m, make, *, covers=False):
-    dut, state, states, take, byte = _drive(m, make)
-    max_payload = dut.max_payload
-    start = _frame_start(m, state, states, take, byte)
-    # Request monitor: position in the frame, length field, running CRC, verdict.
+def _request_monitor(m, link, max_payload):
+    """The request parser; asserts that it agrees with the link's receiver. Returns
+    ``(in_frame, frame_ok, end, position, length, crc)``: ``end`` marks the last byte of a
+    complete frame, ``frame_ok`` whether the last complete frame had a good CRC."""
+    take, byte = link.take, link.byte
     in_frame = Signal()
     position = Signal(17)
     length = Signal(16)
     crc = Signal(16)
     frame_ok = Signal()
-    receiving = legal_in(state, states)
-    with m.If(start):
+    end = Signal()
+    m.d.comb += end.eq(in_frame & take & (position >= 4) & (position == length + 5))
+    with m.If(link.start):
         m.d.sync += [in_frame.eq(1), position.eq(1), crc.eq(0xFFFF), frame_ok.eq(0)]
-    with m.Elif(in_frame & ~receiving):                 # the link gave up (timeout, reset)
+    with m.Elif(in_frame & ~link.is_(*RECEIVE_STATES)):     # the link gave up (timeout)
         m.d.sync += in_frame.eq(0)
     with m.Elif(in_frame & take):
         m.d.sync += [position.eq(position + 1), crc.eq(spec_crc16(crc, byte))]
@@ -111,31 +146,55 @@ def _crc_gate(m, make, *, covers=False):
             m.d.sync += length[8:].eq(byte)
             with m.If(Cat(length[:8], byte) > max_payload):
                 m.d.sync += in_frame.eq(0)              # oversize: never executed
-        with m.If((position >= 4) & (position == length + 5)):
+        with m.If(end):
             m.d.sync += [in_frame.eq(0), frame_ok.eq(spec_crc16(crc, byte) == 0)]
-    # Invariant that keeps the BMC fast: the link's running CRC is the monitor's. (Checked, not
-    # assumed; without it the solver rediscovers the equality at every byte.)
-    link_crc, = internal(m.link_fragment, "crc")
+
+    # White-box invariants (asserted): inside a frame the monitor and the link agree on where
+    # they are, on the length field and on the running CRC.
+    link_crc, link_length, pointer = link.internal("crc", "length", "pointer")
+    m.d.comb += Assert(in_frame == link.is_(*FRAME_STATES)
+                       | (in_frame & link.is_("TX_START")))
     with m.If(in_frame):
         m.d.comb += Assert(link_crc == crc)
+    at = {"OPCODE": position == 1, "LENGTH_LO": position == 2,
+          "LENGTH_HI": (position == 3) & (link_length[:8] == length[:8]),
+          "PAYLOAD": (position == pointer + 4) & (pointer < link_length),
+          "CRC_HI": position == link_length + 4, "CRC_LO": position == link_length + 5}
+    for name, holds in at.items():
+        with m.If(link.is_(name)):
+            m.d.comb += Assert(holds)
+        if name in ("PAYLOAD", "CRC_HI", "CRC_LO"):
+            with m.If(link.is_(name)):
+                m.d.comb += Assert((link_length == length) & (link_length <= max_payload))
+    # A command executes only on a frame whose CRC was good; its length field fits.
+    with m.If(link.executing):
+        m.d.comb += Assert(frame_ok & (link_length <= max_payload))
+    return in_frame, frame_ok, end, position, length, crc
+
+
+def _crc_gate(m, make, *, covers=False):
+    link = _Link(m, make)
+    dut = link.dut
+    in_frame, frame_ok, end, position, length, crc = _request_monitor(m, link, dut.max_payload)
     acting = dut.mem.cmd.valid | dut.engine.cmd.valid | dut.engine.arg.valid
     with m.If(acting):
         m.d.comb += Assert(frame_ok & ~in_frame)
     if covers:
         m.d.comb += Cover(dut.mem.cmd.valid & dut.mem.cmd.payload.write & dut.mem.cmd.ready)
         m.d.comb += Cover(dut.engine.cmd.valid)
-        m.d.comb += Cover(in_frame & take & (position >= 4) & (position == length + 5)
-                          & (spec_crc16(crc, byte) != 0))
+        m.d.comb += Cover(end & (spec_crc16(crc, link.byte) != 0))
 
 
-def _one_response(m, make, *, covers=False):
+def _response_monitor(m, link):
+    """The response parser; asserts that every response starts with SYNC and ends with a good
+    CRC, and that it agrees with the link's transmitter. Returns ``(done, unanswered)``:
+    ``done`` marks the last byte of a response, ``unanswered`` counts started frames minus
+    responses."""
     from fewmul.host import SYNC
-    dut, state, states, take, byte = _drive(m, make)
-    start = _frame_start(m, state, states, take, byte)
+    dut = link.dut
     sent = Signal()
     m.d.comb += sent.eq(dut.o.valid & dut.o.ready)
     out_byte = dut.o.payload
-    # Response monitor.
     out_position = Signal(17)
     out_length = Signal(16)
     out_crc = Signal(16)
@@ -154,63 +213,288 @@ def _one_response(m, make, *, covers=False):
         with m.If((out_position >= 4) & (out_position == out_length + 5)):
             m.d.comb += [done.eq(1), Assert(spec_crc16(out_crc, out_byte) == 0)]
             m.d.sync += out_position.eq(0)
-    # Invariant (checked): the link's transmit CRC is the monitor's over the bytes sent so far.
-    tx_crc, = internal(m.link_fragment, "tx_crc")
-    with m.If((out_position >= 1) & (out_position <= out_length + 4)):
-        m.d.comb += Assert(tx_crc == out_crc)
     unanswered = Signal(2)
-    m.d.sync += unanswered.eq(unanswered + start - done)
-    with m.If(start):
+    m.d.sync += unanswered.eq(unanswered + link.start - done)
+
+    # White-box invariants (asserted): the monitor is at the link's byte of the response, has
+    # its length and its CRC; a frame is unanswered exactly while the link is busy with one.
+    tx_crc, position, resp_length = link.internal("tx_crc", "position", "resp_length")
+    sending = link.is_("TX_SEND", "TX_FETCH")
+    m.d.comb += Assert(out_position == Mux(sending, position, 0))
+    with m.If(sending):
+        with m.If(position >= 3):
+            m.d.comb += Assert(out_length[:8] == resp_length[:8])
+        with m.If(position >= 4):
+            m.d.comb += Assert(out_length == resp_length)
+        with m.If(position == 0):
+            m.d.comb += Assert(tx_crc == 0xFFFF)
+        with m.If((position >= 1) & (position <= resp_length + 4)):
+            m.d.comb += Assert(tx_crc == out_crc)
+        with m.If(position == resp_length + 5):
+            m.d.comb += Assert(out_crc == spec_crc16(tx_crc, tx_crc[8:]))
+    idle = link.is_("HUNT", "DONE", "COUNT") | link.is_("CLEAR") & ~link.clear_then_engine
+    m.d.comb += Assert(unanswered == Mux(idle, 0, 1))
+    return done, unanswered
+
+
+def _one_response(m, make, *, covers=False):
+    link = _Link(m, make)
+    _ranges(m, link, _costs())
+    done, unanswered = _response_monitor(m, link)
+    with m.If(link.start):
         m.d.comb += Assert(unanswered == 0)
     with m.If(done):
-        m.d.comb += Assert(unanswered == 1)
-    with m.If(out_position != 0):
         m.d.comb += Assert(unanswered == 1)
     if covers:
         answered = Signal()
         with m.If(done):
             m.d.sync += answered.eq(1)
         m.d.comb += Cover(done)
-        m.d.comb += Cover(start & answered)             # a second frame after an answer
+        m.d.comb += Cover(link.start & answered)        # a second frame after an answer
 
 
 def _timeout(m, make, *, timeout_cycles, covers=False):
-    dut, state, states, take, byte = _drive(m, make)
+    link = _Link(m, make)
     receiving = Signal()
-    m.d.comb += receiving.eq(legal_in(state, states))
+    m.d.comb += receiving.eq(link.is_(*RECEIVE_STATES))
     quiet = Signal(range(timeout_cycles + 2))
-    with m.If(receiving & ~take):
+    with m.If(receiving & ~link.take):
         with m.If(quiet != timeout_cycles + 1):
             m.d.sync += quiet.eq(quiet + 1)
     with m.Else():
         m.d.sync += quiet.eq(0)
     m.d.comb += Assert(quiet <= timeout_cycles)
+    # White-box invariant (asserted): inside a frame, the link's idle timer is the monitor's.
+    timer, = link.internal("timer")
+    with m.If(receiving):
+        m.d.comb += Assert(quiet == timer)
     if covers:
         m.d.comb += Cover(quiet == timeout_cycles)        # the bound is attained
-        m.d.comb += Cover(state == states["DISCARD"])
+        m.d.comb += Cover(link.is_("DISCARD"))
 
 
-def legal_in(state, states):
-    inside = 0
+# -- bounded liveness ---------------------------------------------------------------------
+
+def _costs(params=PARAMS, env=ENV):
+    """Upper bounds, in clocks, of the link's phases under the environment ``env`` (from the
+    link's documented timing, ``hw/link.py`` / ``docs/protocol.md`` rule 4)."""
+    from fewmul.host import word_bytes
+    wb = word_bytes(params["word_bits"])
+    mp = params["max_payload"]
+    e = env["handshake_cycles"]
+    c = dict(wb=wb, mp=mp, e=e, t=params["timeout_cycles"], a=env["answer_bytes"])
+    c["tx"] = lambda n: 2 * n + 14              # TX_START .. HUNT for an n-byte payload
+    c["txmax"] = c["tx"](mp)
+    c["load_word"] = 2 * wb + e                 # LOAD_FETCH/LOAD_BYTE per byte, LOAD_WRITE
+    c["read_word"] = 2 * e + wb                 # READ_COMMAND, READ_WAIT, READ_STORE per byte
+    c["arg"] = 1 + e                            # ENGINE_FETCH, ENGINE_ARGUMENT
+    c["answer"] = c["a"] * e                    # every engine answer byte
+    c["load_words"] = (mp - 5) // wb            # LOAD: length = 5 + count * wb <= max_payload
+    c["read_words"] = mp // wb                  # READ: count * wb <= max_payload
+    c["engine"] = e + mp * c["arg"] + c["answer"] + c["txmax"]
+    c["decode"] = 1 + max(c["txmax"],
+                          2 * wb + e + (c["load_words"] - 1) * c["load_word"] + c["tx"](0),
+                          2 * e + wb + (c["read_words"] - 1) * c["read_word"] + c["txmax"],
+                          CLEAR + c["engine"])
+    return c
+
+
+def idle_bound(params=PARAMS, env=ENV):
+    """Clocks without a received byte after which the link is idle (HUNT), from any state."""
+    return _costs(params, env)["decode"]
+
+
+def answer_bound(params=PARAMS, env=ENV):
+    """Clocks after the last received byte of a frame within which its answer completes (the
+    link then takes 3 more clocks, DONE, COUNT, to be idle)."""
+    return idle_bound(params, env) - 3
+
+
+def _environment(m, link, env):
+    """The environment the liveness proofs assume (``Assume``), and the invariants it implies.
+    Returns ``(stall, answers)``."""
+    dut = link.dut
+    e, a = env["handshake_cycles"], env["answer_bytes"]
+    m.d.comb += Assume(link.o_ready)
+    handshakes = [(dut.mem.cmd.valid, dut.mem.cmd.ready),
+                  (dut.mem.rdata.ready, dut.mem.rdata.valid),
+                  (dut.engine.cmd.valid, dut.engine.cmd.ready),
+                  (dut.engine.arg.valid, dut.engine.arg.ready),
+                  (dut.engine.resp.ready, dut.engine.resp.valid)]
+    waiting = Signal()
+    m.d.comb += waiting.eq(sum((offer & ~answer for offer, answer in handshakes), 0) != 0)
+    stall = Signal(range(e + 1))                # clocks the current handshake has waited
+    m.d.sync += stall.eq(Mux(waiting, stall + 1, 0))
+    m.d.comb += Assume(~waiting | (stall < e - 1))  # every handshake completes within e clocks
+    answers = Signal(range(a + 1))              # answer bytes since the engine command
+    resp = dut.engine.resp
+    with m.If(dut.engine.cmd.valid & dut.engine.cmd.ready):
+        m.d.sync += answers.eq(0)
+    with m.Elif(resp.valid & resp.ready & (answers != a)):
+        m.d.sync += answers.eq(answers + 1)
+    with m.If(resp.valid & resp.ready & (answers == a - 1)):
+        m.d.comb += Assume(resp.payload.last)  # an answer has at most a bytes
+    m.d.comb += Assert(stall < e)
+    with m.If(stall != 0):
+        m.d.comb += Assert(link.is_("LOAD_WRITE", "READ_COMMAND", "READ_WAIT", "ENGINE_COMMAND",
+                                    "ENGINE_ARGUMENT", "ENGINE_RESPONSE"))
+    with m.If(link.is_("ENGINE_FETCH", "ENGINE_ARGUMENT")):
+        m.d.comb += Assert(answers == 0)
+    with m.If(link.is_("ENGINE_RESPONSE")):
+        m.d.comb += Assert(answers < a)
+    return stall, answers
+
+
+def _work(m, link, stall, answers, c):
+    """The variant: clocks the link needs at most to be idle (HUNT) if no byte arrives, from its
+    state and counters (whose ranges ``_ranges`` asserts). Returns the signal."""
+    wb, e, t = c["wb"], c["e"], c["t"]
+    (timer, length, pointer, remaining, position, resp_length,
+     clear_index) = link.internal("timer", "length", "pointer", "remaining", "position",
+                                  "resp_length", "clear_index")
+    byte_index = link.internal("byte_index")[0] if wb > 1 else 0
+    width = (c["decode"] + 1).bit_length() + 1
+    work = Signal(width)
+    load_rest = (remaining - 1) * c["load_word"] + c["tx"](0)
+    read_rest = (remaining - 1) * c["read_word"] + c["txmax"]
+    engine_tail = c["answer"] + c["txmax"]
+    cases = {
+        "HUNT": 0,
+        "CLEAR": CLEAR - clear_index + Mux(link.clear_then_engine,
+                                          e + length * c["arg"] + engine_tail, 0),
+        "DECODE": c["decode"],
+        "LOAD_FETCH": 2 * (wb - byte_index) + e + load_rest,
+        "LOAD_BYTE": 2 * (wb - byte_index) - 1 + e + load_rest,
+        "LOAD_WRITE": e - stall + load_rest,
+        "READ_COMMAND": e - stall + e + wb + read_rest,
+        "READ_WAIT": e - stall + wb + read_rest,
+        "READ_STORE": wb - byte_index + read_rest,
+        "ENGINE_COMMAND": e - stall + length * c["arg"] + engine_tail,
+        "ENGINE_FETCH": 1 + e + (length - 1 - pointer) * c["arg"] + engine_tail,
+        "ENGINE_ARGUMENT": e - stall + (length - 1 - pointer) * c["arg"] + engine_tail,
+        "ENGINE_RESPONSE": (c["a"] - answers) * e - stall + c["txmax"],
+        "TX_START": 2 * resp_length + 14,
+        "TX_SEND": 2 * (resp_length + 5 - position) + 3,
+        "TX_FETCH": 2 * (resp_length + 5 - position) + 4,
+        "DONE": 2,
+        "COUNT": 1,
+    }
     for name in RECEIVE_STATES:
-        inside = inside | (state == states[name])
-    return inside
+        cases[name] = t - timer + c["tx"](2)     # idle: TIMEOUT / OVERSIZE answer
+    assert set(cases) == set(link.states), set(link.states) ^ set(cases)
+    value = 0
+    for name, cost in cases.items():
+        value = Mux(link.is_(name), cost, value)
+    m.d.comb += work.eq(value)
+    return work
+
+
+def _ranges(m, link, c):
+    """White-box invariants (asserted): the link's counters stay in the ranges its frame checks
+    give them (a length field at most ``max_payload``, a LOAD/READ count that fits it, buffer
+    pointers below the length, the response length at most ``max_payload``, timers below
+    their limits)."""
+    wb, t, mp = c["wb"], c["t"], c["mp"]
+    (timer, length, pointer, remaining, position, resp_length, clear_index,
+     header) = link.internal("timer", "length", "pointer", "remaining", "position",
+                             "resp_length", "clear_index", "header")
+    count = header[24:40]
+    m.d.comb += Assert(clear_index < CLEAR)
+    with m.If(link.is_(*RECEIVE_STATES)):
+        m.d.comb += Assert(timer < t)
+    with m.If(link.is_("PAYLOAD")):
+        m.d.comb += Assert(pointer < length)
+    with m.If(link.is_("PAYLOAD", "CRC_HI", "CRC_LO", "DECODE", "ENGINE_COMMAND", "CLEAR")):
+        m.d.comb += Assert(length <= mp)
+    with m.If(link.is_("LOAD_FETCH", "LOAD_BYTE", "LOAD_WRITE")):
+        m.d.comb += Assert((remaining >= 1) & (remaining <= c["load_words"]))
+    with m.If(link.is_("READ_COMMAND", "READ_WAIT", "READ_STORE")):
+        m.d.comb += Assert((remaining >= 1) & (count * wb <= mp))
+        m.d.comb += Assert(remaining <= count)
+    if wb > 1:
+        byte_index, = link.internal("byte_index")
+        with m.If(link.is_("LOAD_FETCH", "LOAD_BYTE", "READ_STORE")):
+            m.d.comb += Assert(byte_index < wb)
+    with m.If(link.is_("ENGINE_COMMAND") | link.is_("CLEAR") & link.clear_then_engine):
+        m.d.comb += Assert(pointer == 0)
+    with m.If(link.is_("ENGINE_FETCH", "ENGINE_ARGUMENT")):
+        m.d.comb += Assert((pointer < length) & (length <= mp))
+    with m.If(link.is_("ENGINE_RESPONSE")):
+        m.d.comb += Assert(pointer <= mp)
+    with m.If(link.is_(*TX_STATES)):
+        m.d.comb += Assert(resp_length <= mp)
+    with m.If(link.is_("TX_SEND", "TX_FETCH")):
+        m.d.comb += Assert(position <= resp_length + 5)
+    with m.If(link.is_("TX_FETCH")):
+        m.d.comb += Assert(position >= 1)
+
+
+def _deadline(m, make, *, prop, covers=False, params=PARAMS, env=ENV):
+    link = _Link(m, make)
+    c = _costs(params, env)
+    bound = c["decode"]
+    stall, answers = _environment(m, link, env)
+    _ranges(m, link, c)
+    work = _work(m, link, stall, answers, c)
+    # Clocks since the link last received a byte (while idle or inside a frame), saturating.
+    since = Signal(range(bound + 1))
+    received = link.take & link.is_("HUNT", *RECEIVE_STATES)
+    with m.If(received):
+        m.d.sync += since.eq(0)
+    with m.Elif(since != bound):
+        m.d.sync += since.eq(since + 1)
+    # The variant drops in every clock without a received byte, and bounds the rest.
+    last_work = Signal.like(work)
+    counted = Signal()                          # the last clock had no received byte
+    m.d.sync += [last_work.eq(work), counted.eq(~received)]
+    with m.If(counted & (last_work != 0)):
+        m.d.comb += Assert(work < last_work)
+    m.d.comb += [Assert(work <= bound), Assert(since + work <= bound)]
+    if prop == "idle":
+        with m.If(since == bound):
+            m.d.comb += Assert(link.is_("HUNT"))
+    else:
+        done, unanswered = _response_monitor(m, link)
+        with m.If(unanswered != 0):
+            m.d.comb += Assert(since <= answer_bound(params, env))
+    if covers:
+        dut = link.dut
+        m.d.comb += Cover(dut.mem.rdata.valid & dut.mem.rdata.ready)    # a READ's word came
+        m.d.comb += Cover(dut.engine.resp.valid & dut.engine.resp.ready
+                          & dut.engine.resp.payload.last)               # an engine answered
+        m.d.comb += Cover(link.is_("DONE"))                             # a response was sent
+
+
+#: k-induction depths: every invariant above is 1-inductive given the others; the margin lets
+#: the base case reach past CLEAR into the first frame.
+DEPTH = dict(crc_gate=4, one_response=4, timeout=4, answer_deadline=4, idle_deadline=4)
 
 
 def proofs():
     bound = PARAMS["timeout_cycles"]
+    e, a = ENV["handshake_cycles"], ENV["answer_bytes"]
+    assuming = f"(o.ready high, handshakes within {e} clocks, answers <= {a} bytes)"
     return [
         Proof(name="link.crc_gate", block="link",
               prop="mem/engine driven only after a complete frame with a good CRC",
-              build=partial(Harness, _crc_gate, _make), mode="bmc", depth=CLEAR + 16),
+              build=partial(Harness, _crc_gate, _make), depth=DEPTH["crc_gate"]),
         Proof(name="link.one_response", block="link",
               prop="responses: SYNC, good CRC, exactly one per accepted frame, in order",
-              build=partial(Harness, _one_response, _make), mode="bmc", depth=CLEAR + 22,
-              timeout=1200),
+              build=partial(Harness, _one_response, _make), depth=DEPTH["one_response"]),
         Proof(name="link.timeout", block="link",
               prop=f"inside a frame at most timeout_cycles ({bound}) idle clocks, then out",
               build=partial(Harness, partial(_timeout, timeout_cycles=bound), _make),
-              mode="bmc", depth=CLEAR + 16),
+              depth=DEPTH["timeout"]),
+        Proof(name="link.answer_deadline", block="link",
+              prop=f"an unanswered frame is answered within {answer_bound()} clocks of its "
+                   f"last byte {assuming}",
+              build=partial(Harness, partial(_deadline, prop="answer"), _make),
+              depth=DEPTH["answer_deadline"]),
+        Proof(name="link.idle_deadline", block="link",
+              prop=f"{idle_bound()} clocks without a received byte => idle (HUNT), from any "
+                   f"state {assuming}",
+              build=partial(Harness, partial(_deadline, prop="idle"), _make),
+              depth=DEPTH["idle_deadline"]),
         Proof(name="link.crc_gate_corners", block="link",
               prop="reachable: a memory write, an engine command, a frame with a bad CRC",
               build=partial(Harness, partial(_crc_gate, covers=True), _make), mode="cover",
@@ -223,24 +507,40 @@ def proofs():
               prop="reachable: the last idle clock before a timeout, an oversize discard",
               build=partial(Harness, partial(_timeout, timeout_cycles=bound, covers=True),
                             _make), mode="cover", depth=CLEAR + 16),
+        Proof(name="link.deadline_corners", block="link",
+              prop="reachable under the liveness assumptions: a READ's word, an engine "
+                   "answer, a response sent",
+              build=partial(Harness, partial(_deadline, prop="answer", covers=True), _make),
+              mode="cover", depth=CLEAR + 24, timeout=1200),
     ]
 
 
 def mutants():
     from fewmul.host import SYNC
-    crc_gate, one_response, timeout = proofs()[:3]
+    crc_gate, one_response, timeout, answer_deadline, idle_deadline = proofs()[:5]
     bound = PARAMS["timeout_cycles"]
     return [
         # The link checks the CRC of other bytes than it received (LSB of non-SYNC flipped).
         mutated(crc_gate, _crc_gate, _make, "checks_other_bytes",
-                inputs={"i.payload": lambda b: Mux(b == SYNC, b, b ^ 1)}),
+                inputs={"i.payload": lambda b: Mux(b == SYNC, b, b ^ 1)}, depth=CLEAR + 4),
         # The response stream claims bytes while the link sends nothing (valid stuck high).
         mutated(one_response, _one_response, _make, "valid_stuck_high",
                 outputs={"o.valid": lambda v: 1}),
         # The response's SYNC byte corrupted on the way out.
         mutated(one_response, _one_response, _make, "sync_corrupted",
-                outputs={"o.payload": lambda b: Mux(b == SYNC, b ^ 1, b)}),
+                outputs={"o.payload": lambda b: Mux(b == SYNC, b ^ 1, b)}, depth=CLEAR + 10),
         # A link that waits twice as long as the proof's bound.
         mutated(timeout, partial(_timeout, timeout_cycles=bound),
-                partial(_make, timeout_cycles=2 * bound), "slow_timeout"),
+                partial(_make, timeout_cycles=2 * bound), "slow_timeout", depth=CLEAR + 8),
+        # A transmitter that never sees the host's ready: the answer never completes (killed
+        # by the variant: the link stops making progress).
+        mutated(answer_deadline, partial(_deadline, prop="answer"), _make, "ready_ignored",
+                inputs={"o.ready": lambda r: 0}, depth=CLEAR + 10),
+        # A READ that never sees the memory's word: stuck, never idle again (the variant).
+        mutated(idle_deadline, partial(_deadline, prop="idle"), _make, "rdata_ignored",
+                inputs={"mem.rdata.valid": lambda v: 0}, depth=CLEAR + 16),
+        # An idle timeout far above the bound (2^20 clocks): a truncated frame holds the link
+        # (killed by the timer's range: the timer passes timeout_cycles).
+        mutated(idle_deadline, partial(_deadline, prop="idle"),
+                partial(_make, timeout_cycles=2**20), "no_timeout", depth=CLEAR + 8),
     ]
