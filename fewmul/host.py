@@ -58,10 +58,12 @@ class Opcode(enum.IntEnum):
     TRAIN = 0x07
     PREDICT = 0x08
     COUNTERS = 0x09
+    LR = 0x0A
 
 
 #: Opcodes whose payload goes to the engine.
-ENGINE_OPCODES = (Opcode.RESET, Opcode.SEED, Opcode.TRAIN, Opcode.PREDICT, Opcode.COUNTERS)
+ENGINE_OPCODES = (Opcode.RESET, Opcode.SEED, Opcode.TRAIN, Opcode.PREDICT, Opcode.COUNTERS,
+                  Opcode.LR)
 
 
 class ErrorCode(enum.IntEnum):
@@ -370,6 +372,10 @@ class _Commands:
 
     def counters(self):
         return (yield from self._call(Opcode.COUNTERS))
+
+    def set_lr(self, lr_shift):
+        """Learning rate ``2^-lr_shift`` of the following TRAINs (``Config.lr_shifts``)."""
+        return (yield from self._call(Opcode.LR, bytes([lr_shift])))
 
 
 def _flatten(rows):

@@ -11,6 +11,7 @@ import struct
 
 from fewmul.golden.crc import crc16
 from fewmul.host import (
+    ENGINE_OPCODES,
     ERROR_OPCODE,
     N_COUNTERS,
     RESPONSE_FLAG,
@@ -111,7 +112,7 @@ class LinkModel:
             return self._ok(opcode, struct.pack(f"<{N_COUNTERS}I", *self.counters))
         if opcode in (Opcode.LOAD, Opcode.READ):
             return self._memory(opcode, payload)
-        if opcode in (Opcode.RESET, Opcode.SEED, Opcode.TRAIN, Opcode.PREDICT, Opcode.COUNTERS):
+        if opcode in ENGINE_OPCODES:
             if opcode == Opcode.RESET:
                 self.counters = [0] * N_COUNTERS
             status, answer = self._engine(opcode, payload)
@@ -171,6 +172,8 @@ class LinkModel:
                 return ErrorCode.BAD_LENGTH, b""
             self.predictions = (self.predictions + 1) & 0xFFFF_FFFF
             return ErrorCode.OK, bytes([sum(payload) & 0xFF])
+        if opcode != Opcode.COUNTERS:                   # the stub has no learning rate (LR)
+            return ErrorCode.BAD_ARG, b""
         if n:
             return ErrorCode.BAD_LENGTH, b""
         return ErrorCode.OK, struct.pack("<II", self.steps, self.predictions)

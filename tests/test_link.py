@@ -96,6 +96,7 @@ def test_model_load_then_read():
     (encode_frame(Opcode.READ, read_payload(3, 3, 2)), ErrorCode.BAD_ADDRESS),
     (encode_frame(Opcode.TRAIN, bytes(9)), ErrorCode.BAD_STATE),
     (encode_frame(Opcode.SEED, bytes(20)), ErrorCode.BAD_ARG),
+    (encode_frame(Opcode.LR, bytes([6])), ErrorCode.BAD_ARG),     # the stub has no LR
 ])
 def test_model_errors(data, code):
     m = model()
