@@ -4,7 +4,8 @@ Tile-level functions compose the frozen block ops (``sampler``, ``quantizer``, `
 
 - :func:`forward_partial`: ``acc[i] = sum_j s[i,j] x[j]`` (``docs/datapath.md`` sections 3, 5)
 - :func:`backward_partial`: ``g[j] = sum_i s[i,j] δ[i]`` with the same signs (section 7)
-- :func:`update_tile`: ``w = sat(w + round(δ Q(x)^T 2^-lr))`` (sections 4, 8)
+- :func:`update_tile`: ``w = sat(w + round(δ Q(x)^T 2^-lr))`` (sections 4, 8), at the run-time
+  learning rate ``lr = lr_shift + lr_offset`` (:func:`at_lr_offset`)
 
 :class:`ArrayModel` replays the array's command stream (FORWARD, BACKWARD, UPDATE, LOAD, READ)
 on a stored tile; the array testbench scores the RTL against it. Sums are exact int64.
@@ -16,8 +17,8 @@ from .quantizer import quantize
 from .sampler import pe_random, sample_signs
 from .update import update_weights
 
-__all__ = ["tile_signs", "forward_partial", "backward_partial", "update_tile", "ArrayModel",
-           "OPS"]
+__all__ = ["tile_signs", "forward_partial", "backward_partial", "update_tile", "at_lr_offset",
+           "ArrayModel", "OPS"]
 
 #: Operation names, in the order of ``fewmul.hw.array.Op``'s values.
 OPS = ("FORWARD", "BACKWARD", "UPDATE", "LOAD", "READ")
@@ -43,17 +44,31 @@ def backward_partial(w, delta, u, v, cfg, deterministic=False):
     return (s * np.asarray(delta, dtype=np.int64)[:, None]).sum(axis=0)
 
 
-def update_tile(w, delta, x, q, u2, v2, cfg):
-    """Updated tile: quantize ``x`` with draws ``q``, round with ``u2[j] XOR v2[i]``."""
-    return update_weights(w, delta, quantize(x, q, cfg), pe_random(u2, v2), cfg)
+def at_lr_offset(cfg, lr_offset):
+    """``cfg`` at the run-time learning rate ``2^-(lr_shift + lr_offset)``, what the hardware's
+    ``lr_offset`` port selects (``0 <= lr_offset <= cfg.lr_range``); the largest run-time shift
+    ``lr_shift + lr_range`` stays the same, so the hardware's shifter range does not change."""
+    lr_offset = int(lr_offset)
+    if not 0 <= lr_offset <= cfg.lr_range:
+        raise ValueError(f"lr_offset must be an integer in [0, {cfg.lr_range}] (cfg.lr_range), "
+                         f"not {lr_offset!r}")
+    return cfg.replace(lr_shift=cfg.lr_shift + lr_offset, lr_range=cfg.lr_range - lr_offset)
+
+
+def update_tile(w, delta, x, q, u2, v2, cfg, lr_offset=0):
+    """Updated tile: quantize ``x`` with draws ``q``, round with ``u2[j] XOR v2[i]``, learning
+    rate ``2^-(lr_shift + lr_offset)`` (the quantizer does not depend on it)."""
+    return update_weights(w, delta, quantize(x, q, cfg), pe_random(u2, v2),
+                          at_lr_offset(cfg, lr_offset))
 
 
 class ArrayModel:
     """Transaction-level model of the array: a stored tile and the five commands.
 
     A command is a dict with ``op`` (a name of :data:`OPS`) and the payload fields of
-    ``fewmul.hw.array.command_layout`` it reads; :meth:`execute` returns the result dict
-    (``op`` and ``acc``, ``grad`` or ``weights``) or ``None`` for UPDATE and LOAD.
+    ``fewmul.hw.array.command_layout`` it reads, plus, for UPDATE, ``lr_offset`` (the array's
+    ``lr_offset`` port at the UPDATE's handshake; 0 when missing); :meth:`execute` returns the
+    result dict (``op`` and ``acc``, ``grad`` or ``weights``) or ``None`` for UPDATE and LOAD.
     """
 
     def __init__(self, cfg, weights=None):
@@ -78,7 +93,7 @@ class ArrayModel:
                     "grad": backward_partial(w, cmd["delta"], cmd["u"], cmd["v"], cfg, det)}
         if op == "UPDATE":
             self.weights = update_tile(w, cmd["delta"], cmd["x"], cmd["q"], cmd["u2"], cmd["v2"],
-                                       cfg)
+                                       cfg, cmd.get("lr_offset", 0))
             return None
         if op == "LOAD":
             self._rotate(np.asarray(cmd["weights"], dtype=np.int64))

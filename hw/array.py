@@ -5,9 +5,16 @@ Port list (stable; ``hw/baseline.py`` and the board tops mirror it)
 ``PEArray(cfg)`` with ``R = cfg.array_rows`` (outputs ``i``), ``C = cfg.array_cols`` (inputs
 ``j``), ``B = cfg.rand_bits``. Two streams and one status bit, all in the ``sync`` domain::
 
-    cmd    : In(stream.Signature(command_layout(cfg)))     one command per handshake
-    result : Out(stream.Signature(result_layout(cfg)))    one result per FORWARD/BACKWARD/READ
-    idle   : Out(1)                                        no command in progress or in flight
+    cmd       : In(stream.Signature(command_layout(cfg)))  one command per handshake
+    lr_offset : In(range(cfg.lr_range + 1))               UPDATE: run-time learning-rate offset
+    result    : Out(stream.Signature(result_layout(cfg))) one result per FORWARD/BACKWARD/READ
+    idle      : Out(1)                                     no command in progress or in flight
+
+``lr_offset`` sets the learning rate of UPDATE to ``2^-(lr_shift + lr_offset)``,
+``0 <= lr_offset <= cfg.lr_range`` (``cfg.lr_shifts``), bit-identical to the golden model at
+``cfg.replace(lr_shift=cfg.lr_shift + lr_offset)``. It is held constant while an UPDATE runs
+(the array reads it at the UPDATE's ``cmd`` handshake, like a payload field, so it may change
+from the next handshake on); other operations ignore it. Unconnected, it is 0.
 
 ``cmd.payload`` (a ``data.StructLayout``; fields an operation does not read are ignored):
 
@@ -39,8 +46,8 @@ Operations (``docs/datapath.md`` sections 3, 5, 7, 8; ``docs/array.md`` for the 
 - ``BACKWARD``: the same signs (same weights, same ``u``, ``v``: pass the forward's draws) and
   the column sums ``grad`` of ``s[i,j] δ[i]``. Throughput 1 per cycle.
 - ``UPDATE``: ``w[i,j] = sat(w[i,j] + round(δ[i] Q(x[j]) 2^-lr))`` for the whole tile, with the
-  quantizer draws ``q`` and rounding draws ``u'[j] XOR v'[i]``. Occupies the array for
-  :attr:`PEArray.update_cycles` cycles; no result.
+  quantizer draws ``q``, rounding draws ``u'[j] XOR v'[i]`` and ``lr = lr_shift + lr_offset``.
+  Occupies the array for :attr:`PEArray.update_cycles` cycles; no result.
 - ``LOAD``: push one row into the tile; after ``R`` LOADs the first row pushed is row 0.
   No result. Throughput 1 per cycle.
 - ``READ``: return row 0 and rotate it back in as row ``R - 1``; ``R`` READs return rows
@@ -116,6 +123,7 @@ def array_members(cfg):
     ``fewmul.hw.baseline.MultiplierArray`` takes the same, so the two are interchangeable."""
     return {
         "cmd": In(stream.Signature(command_layout(cfg))),
+        "lr_offset": In(range(cfg.lr_range + 1)),
         "result": Out(stream.Signature(result_layout(cfg))),
         "idle": Out(1),
     }
@@ -305,6 +313,7 @@ class PEArray(wiring.Component):
         ud_r = [Signal(signed(cfg.err_bits), name=f"upd_delta_{i}", reset_less=True)
                 for i in range(rows)]
         v2_r = [Signal(cfg.rand_bits, name=f"v2_{i}", reset_less=True) for i in range(rows)]
+        lr_r = Signal.like(self.lr_offset, name="upd_lr_offset", reset_less=True)
         is_update = cmd.op == Op.UPDATE
         for j in range(cols):
             quantizer = Quantizer(cfg)
@@ -314,6 +323,7 @@ class PEArray(wiring.Component):
                 m.d.sync += [neg_r[j].eq(quantizer.negative), shift_r[j].eq(quantizer.shift),
                              zero_r[j].eq(quantizer.is_zero), u2_r[j].eq(cmd.u2[j])]
         with m.If(accept & is_update):
+            m.d.sync += lr_r.eq(self.lr_offset)
             m.d.sync += [ud_r[i].eq(cmd.delta[i]) for i in range(rows)]
             m.d.sync += [v2_r[i].eq(cmd.v2[i]) for i in range(rows)]
 
@@ -340,7 +350,7 @@ class PEArray(wiring.Component):
             step = Signal(signed(step_width(cfg)), name=f"step_{j}", reset_less=True)
             m.d.comb += [unit.delta.eq(sel_delta), unit.negative.eq(neg_r[j]),
                          unit.shift.eq(shift_r[j]), unit.is_zero.eq(zero_r[j]),
-                         unit.rand.eq(u2_r[j] ^ sel_v2)]
+                         unit.rand.eq(u2_r[j] ^ sel_v2), unit.lr_offset.eq(lr_r)]
             m.d.sync += step.eq(unit.step)
             steps.append(step)
 

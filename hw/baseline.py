@@ -10,8 +10,13 @@ operation     product            use
 ============  =================  =============================================================
 FORWARD       ``w[i,j] * x[j]``   ``acc[i]  = sum_j (w x) >> Wf``              (activation units)
 BACKWARD      ``w[i,j] * δ[i]``   ``grad[j] = sum_i (w δ) >> Wf``              (error units)
-UPDATE        ``δ[i] * x[j]``     ``w += round((δ x) 2^-(E + F + lr - Wf))``, saturated
+UPDATE        ``δ[i] * x'[j]``    ``w += round((δ x) 2^-(E + F + lr - Wf))``, saturated
 ============  =================  =============================================================
+
+The run-time learning rate ``lr = lr_shift + lr_offset`` (the ``lr_offset`` port, read at the
+UPDATE's handshake as in PEArray) costs no per-PE shifter: each column multiplies by
+``x'[j] = x[j] << (lr_range - lr_offset)`` (exact, ``act_bits + lr_range`` bits) and every PE
+shifts its product right by the constant ``E + F + lr_shift + lr_range - Wf``.
 
 The update keeps ``B = rand_bits`` bits below the weight LSB and rounds them stochastically
 against ``ρ = u'[j] XOR v'[i]`` (or to nearest), as the fewmul PE does, so the baseline differs
@@ -96,7 +101,9 @@ class MultiplierArray(wiring.Component):
 
     @property
     def update_shift(self):
-        """Right shift of ``δ x`` into weight units: ``E + F + lr_shift - Wf``."""
+        """Right shift of ``δ x`` into weight units at ``lr_offset = 0``: ``E + F + lr_shift -
+        Wf``. The product is ``δ x 2^(lr_range - lr_offset)``, shifted by ``update_shift +
+        lr_range``."""
         return self._cfg.update_base_shift + self._cfg.act_frac
 
     def _multiply(self, index, a, b):
@@ -116,6 +123,7 @@ class MultiplierArray(wiring.Component):
 
         # Stage A: the registered command.  Stage B: products.  Then the tree stages.
         a_cmd, a_valid = Signal(layout), Signal()
+        a_lr = Signal.like(self.lr_offset, name="a_lr_offset")
         b_cmd, b_valid = Signal(layout), Signal()
         advance = Signal()
         out_stages = self.tree_stages
@@ -128,11 +136,18 @@ class MultiplierArray(wiring.Component):
         a_moves = advance & ~b_update & ~c_update
         m.d.comb += self.cmd.ready.eq(advance & (~a_valid | a_moves))
         with m.If(self.cmd.ready):
-            m.d.sync += [a_cmd.eq(self.cmd.payload), a_valid.eq(self.cmd.valid)]
+            m.d.sync += [a_cmd.eq(self.cmd.payload), a_valid.eq(self.cmd.valid),
+                         a_lr.eq(self.lr_offset)]
 
         # A -> B: products from the current weights; LOAD and READ shift the rows.
         op = a_cmd.op
-        product_bits = (max(cfg.weight_bits, cfg.err_bits) + max(cfg.act_bits, cfg.err_bits))
+        x_bits = cfg.act_bits + cfg.lr_range                 # x << (lr_range - lr_offset)
+        product_bits = (max(cfg.weight_bits, cfg.err_bits) + max(x_bits, cfg.err_bits))
+        x_scaled = []
+        for j in range(cols):
+            scaled = Signal(signed(x_bits), name=f"x_lr_{j}")
+            m.d.comb += scaled.eq((a_cmd.x[j] << cfg.lr_range) >> a_lr)   # exact: low bits 0
+            x_scaled.append(scaled)
         products = [[Signal(signed(product_bits), name=f"p_{i}_{j}")
                      for j in range(cols)] for i in range(rows)]
         read_row = [Signal(signed(cfg.weight_bits), name=f"read_{j}") for j in range(cols)]
@@ -145,7 +160,8 @@ class MultiplierArray(wiring.Component):
             for i in range(rows):
                 for j in range(cols):
                     lhs = Mux(op == Op.UPDATE, a_cmd.delta[i], weights[i][j])
-                    rhs = Mux(op == Op.BACKWARD, a_cmd.delta[i], a_cmd.x[j])
+                    rhs = Mux(op == Op.BACKWARD, a_cmd.delta[i],
+                              Mux(op == Op.UPDATE, x_scaled[j], a_cmd.x[j]))
                     m.d.sync += products[i][j].eq(self._multiply(i * cols + j, lhs, rhs))
             m.d.sync += [read_row[j].eq(weights[0][j]) for j in range(cols)]
             with m.If((op == Op.LOAD) | (op == Op.READ)):
@@ -158,7 +174,7 @@ class MultiplierArray(wiring.Component):
                                 Mux(op == Op.LOAD, a_cmd.weights[j], weights[0][j]))
 
         # B -> C: the rounded update step; C: UPDATE writes the saturated weights.
-        shift = self.update_shift
+        shift = self.update_shift + cfg.lr_range
         steps = [[None] * cols for _ in range(rows)]
         for i in range(rows):
             for j in range(cols):
@@ -235,7 +251,8 @@ def reference(cfg, weights, commands):
 
     ``weights``: int array (R, C); ``commands``: list of dicts with ``op`` (an :class:`Op`)
     and the numpy fields the operation reads (``x`` (C,), ``delta`` (R,), ``u2`` (C,),
-    ``v2`` (R,), ``weights`` (C,)). Results are ``(op, value)`` for FORWARD (acc, (R,)),
+    ``v2`` (R,), ``weights`` (C,), and for UPDATE ``lr_offset``, 0 when missing: the learning
+    rate is ``2^-(lr_shift + lr_offset)``). Results are ``(op, value)`` for FORWARD (acc, (R,)),
     BACKWARD (grad, (C,)) and READ (row, (C,)).
     """
     import numpy as np
@@ -256,7 +273,9 @@ def reference(cfg, weights, commands):
         elif op == Op.UPDATE:
             x = np.asarray(command["x"], dtype=np.int64)
             delta = np.asarray(command["delta"], dtype=np.int64)
-            wide = ((delta[:, None] * x[None, :]) << bits) >> shift
+            lr_offset = int(command.get("lr_offset", 0))
+            assert 0 <= lr_offset <= cfg.lr_range, lr_offset
+            wide = ((delta[:, None] * x[None, :]) << bits) >> (shift + lr_offset)
             whole, fraction = wide >> bits, wide & ((1 << bits) - 1)
             if cfg.update_rounding == "stochastic":
                 rho = (np.asarray(command["v2"], dtype=np.int64)[:, None]

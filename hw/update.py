@@ -2,8 +2,10 @@
 
 Golden twin: ``fewmul.golden.update.weight_delta`` / ``update_weights``. ``δ[i] Q(x[j]) 2^-lr``
 is a sign flip by ``Q(x[j])``'s sign and one barrel shift (:class:`fewmul.hw.shifter.Shifter`)
-by ``update_base_shift + shift[j]`` keeping ``rand_bits`` fraction bits; the fraction is rounded
-stochastically against ``ρ[i, j]`` (or to nearest) and the step is added with saturation.
+by ``update_base_shift + lr_offset + shift[j]`` keeping ``rand_bits`` fraction bits; the
+fraction is rounded stochastically against ``ρ[i, j]`` (or to nearest) and the step is added with
+saturation. ``lr_offset`` (``0 .. cfg.lr_range``) is the run-time learning rate: the result is
+the golden model's at ``cfg.replace(lr_shift=cfg.lr_shift + lr_offset)``.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed
@@ -13,11 +15,12 @@ from amaranth.lib.wiring import In, Out
 from ._checks import check_config
 from .shifter import Shifter
 
-__all__ = ["UpdateStep", "WeightUpdate", "step_width", "saturating_add"]
+__all__ = ["UpdateStep", "WeightUpdate", "STEP_INPUTS", "step_width", "saturating_add"]
 
 
 def step_width(cfg):
-    """Width of a rounded update step: ``|step| <= 2^(err_bits - 1 - update_base_shift)``."""
+    """Width of a rounded update step: ``|step| <= 2^(err_bits - 1 - update_base_shift)``
+    (a non-zero ``lr_offset`` only makes steps smaller)."""
     return max(2, cfg.err_bits + 1 - cfg.update_base_shift)
 
 
@@ -28,16 +31,22 @@ def _quant_ports(cfg):
         "shift": In(range(cfg.max_shift + 1)),
         "is_zero": In(1),
         "rand": In(cfg.rand_bits),
+        "lr_offset": In(range(cfg.lr_range + 1)),
     }
 
 
+#: The inputs of :class:`UpdateStep` (and of :class:`WeightUpdate` besides ``weight``).
+STEP_INPUTS = ("delta", "negative", "shift", "is_zero", "rand", "lr_offset")
+
+
 class UpdateStep(wiring.Component):
-    """Combinational rounded update step ``round(δ Q(x) 2^-lr)`` in weight units.
+    """Combinational rounded update step ``round(δ Q(x) 2^-(lr_shift + lr_offset))`` in weight
+    units.
 
     Parameters
     ----------
     cfg : fewmul.config.Config
-        ``err_bits``, ``rand_bits``, ``shift_bits``, ``update_base_shift`` and
+        ``err_bits``, ``rand_bits``, ``shift_bits``, ``update_base_shift``, ``lr_range`` and
         ``update_rounding`` are used.
 
     Ports
@@ -48,6 +57,9 @@ class UpdateStep(wiring.Component):
         ``Q(x[j])`` from :class:`fewmul.hw.quantizer.Quantizer`.
     rand : In(rand_bits)
         ``ρ[i, j] = u'[j] XOR v'[i]``; ignored by nearest rounding.
+    lr_offset : In(range(lr_range + 1))
+        Run-time learning-rate offset: the shift is ``update_base_shift + lr_offset + shift``,
+        bit-identical to ``cfg.replace(lr_shift=cfg.lr_shift + lr_offset)``. Unconnected: 0.
     step : Out(signed(step_width(cfg)))
         ``whole + up`` (0 where ``is_zero``): what is added to the weight.
 
@@ -74,7 +86,7 @@ class UpdateStep(wiring.Component):
         m.d.comb += [
             flipped.eq(Mux(self.negative, -self.delta, self.delta)),
             shifter.value.eq(flipped),
-            shifter.shift.eq(cfg.update_base_shift + self.shift),
+            shifter.shift.eq(cfg.update_base_shift + self.lr_offset + self.shift),
         ]
         up = Signal()
         if cfg.update_rounding == "stochastic":
@@ -109,7 +121,7 @@ class WeightUpdate(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.step = step = UpdateStep(self._cfg)
-        for name in ("delta", "negative", "shift", "is_zero", "rand"):
+        for name in STEP_INPUTS:
             m.d.comb += getattr(step, name).eq(getattr(self, name))
         m.d.comb += self.updated.eq(saturating_add(m, self.weight, step.step,
                                                    self._cfg.weight_bits))

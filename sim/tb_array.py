@@ -59,7 +59,12 @@ class PayloadCodec:
 
 
 class CommandDriver:
-    """Offers queued commands on ``cmd``, with ``idle`` probability of an empty cycle."""
+    """Offers queued commands on ``cmd``, with ``idle`` probability of an empty cycle.
+
+    ``lr_offset`` carries an UPDATE's learning-rate offset while the UPDATE is offered; with
+    any other command offered (also while an earlier UPDATE still runs) it carries a random
+    value, which the array must ignore: it reads ``lr_offset`` at the UPDATE's handshake.
+    """
 
     def __init__(self, dut, codec, rng, idle):
         self.dut, self.codec, self.rng, self.idle = dut, codec, rng, idle
@@ -85,6 +90,9 @@ class CommandDriver:
             self.position += 1
             self.dut.cmd__payload.value = self.codec.pack(self.offered["packed"])
             self.dut.cmd__valid.value = 1
+            lr_range = self.offered["lr_range"]
+            self.dut.lr_offset.value = (self.offered["lr_offset"] if self.offered["op"] == "UPDATE"
+                                        else int(self.rng.integers(0, lr_range + 1)))
         elif self.offered is None:
             self.dut.cmd__valid.value = 0
 
@@ -143,6 +151,7 @@ class ArrayTestbench:
         dut = self.dut
         dut.cmd__valid.value = 0
         dut.cmd__payload.value = 0
+        dut.lr_offset.value = 0
         dut.result__ready.value = 0
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns", impl="gpi").start())
         dut.rst.value = 1
@@ -210,7 +219,8 @@ class ArrayTestbench:
         cfg, rng = self.cfg, self.rng
         rows, cols, top = cfg.array_rows, cfg.array_cols, 1 << cfg.rand_bits
         half_x, half_w, half_e = 1 << cfg.act_frac, 1 << cfg.weight_frac, 1 << (cfg.err_bits - 1)
-        values = {"op": op, "deterministic": 0}
+        values = {"op": op, "deterministic": 0, "lr_range": cfg.lr_range,
+                  "lr_offset": int(fields.pop("lr_offset", rng.integers(0, cfg.lr_range + 1)))}
         need = {"FORWARD": ("x", "u", "v"), "BACKWARD": ("delta", "u", "v"),
                 "UPDATE": ("x", "q", "u2", "delta", "v2"), "LOAD": ("weights",),
                 "READ": ()}[op]
@@ -310,9 +320,18 @@ class ArrayTestbench:
             for x, delta in ((np.full(cols, x_hi), np.full(rows, e_hi if sign > 0 else e_lo)),
                              (np.full(cols, x_lo), np.full(rows, e_lo if sign > 0 else e_hi)),
                              (zeros_c, np.full(rows, e_hi))):
-                program.append(self.command("UPDATE", x=x, delta=delta,
-                                            q=np.full(cols, top), u2=zeros_c, v2=zeros_r))
-                program += self.read_tile()
+                for lr_offset in (0, cfg.lr_range):           # the fastest and slowest rate
+                    program.append(self.command("UPDATE", x=x, delta=delta,
+                                                q=np.full(cols, top), u2=zeros_c, v2=zeros_r,
+                                                lr_offset=lr_offset))
+                    program += self.read_tile()
+        # one UPDATE at every learning rate, with the same operands, each read back
+        step = self.command("UPDATE")
+        for lr_offset in range(cfg.lr_range + 1):
+            program += self.load_tile(self.random_tile("small"))
+            program.append(self.command("UPDATE", lr_offset=lr_offset,
+                                        **{k: step[k] for k in ("x", "q", "u2", "delta", "v2")}))
+            program += self.read_tile()
         return program
 
     def check(self):
@@ -321,7 +340,8 @@ class ArrayTestbench:
 
 @cocotb.test()
 async def latency(dut):
-    """An idle array answers FORWARD after ``latency`` cycles and READ after ``read_latency``."""
+    """An idle array answers FORWARD after ``latency`` cycles and READ after ``read_latency``;
+    an UPDATE keeps the next command waiting ``update_cycles`` cycles after its handshake."""
     params = testbench_params()
     tb = ArrayTestbench(dut, {**params, "idle": 0.0, "backpressure": 0.0})
     await tb.start()
@@ -335,8 +355,12 @@ async def latency(dut):
         results = len(tb.result_cycles)
         await tb.run([tb.command(op)])
         got.append(tb.result_cycles[results] - tb.accept_cycles[accepts])
-    want = [params["latency"], params["read_latency"]]
-    assert got == want, f"latency (FORWARD, READ): got {got}, want {want}"
+    # UPDATE then FORWARD back to back: the FORWARD is accepted update_cycles after the UPDATE
+    accepts = len(tb.accept_cycles)
+    await tb.run([tb.command("UPDATE"), tb.command("FORWARD")])
+    got.append(tb.accept_cycles[accepts + 1] - tb.accept_cycles[accepts])
+    want = [params["latency"], params["read_latency"], params["update_cycles"]]
+    assert got == want, f"latency (FORWARD, READ, UPDATE cycles): got {got}, want {want}"
     tb.check()
 
 

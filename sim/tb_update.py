@@ -1,20 +1,22 @@
 """cocotb testbench: ``fewmul.hw.update.WeightUpdate`` against ``fewmul.golden.update``.
 
 Directed: the most negative and positive errors and weights (saturation in both directions),
-zero inputs, every shift, the extreme draws. Then seeded random transactions, biased towards
-weights near the rails so saturation is exercised often.
+zero inputs, every shift, the extreme draws, the smallest and largest run-time learning-rate
+offsets. Then seeded random transactions (every ``lr_offset`` in ``0 .. lr_range``), biased
+towards weights near the rails so saturation is exercised often.
 """
 
 import cocotb
 import numpy as np
 
 from fewmul.config import Config
+from fewmul.golden.array import at_lr_offset
 from fewmul.golden.quantizer import Quantized
 from fewmul.golden.update import update_weights
 from fewmul.sim.runner import testbench_params, volume
 from fewmul.sim.tb_common import CombinationalHarness, Scoreboard
 
-INPUTS = ["weight", "delta", "negative", "shift", "is_zero", "rand"]
+INPUTS = ["weight", "delta", "negative", "shift", "is_zero", "rand", "lr_offset"]
 
 
 class UpdateTestbench:
@@ -24,15 +26,17 @@ class UpdateTestbench:
         self.scoreboard = Scoreboard("update", dut._log)
 
     def model(self, s):
-        """``update_weights`` batched by ``Q(x)``: each group is an ``n x 1`` update."""
+        """``update_weights`` at ``lr_shift + lr_offset``, batched by ``Q(x)`` and the offset:
+        each group is an ``n x 1`` update."""
         new = np.empty(len(s["weight"]), dtype=np.int64)
-        keys = s["shift"] * 4 + s["negative"] * 2 + s["is_zero"]
+        keys = (s["lr_offset"] * 64 + s["shift"]) * 4 + s["negative"] * 2 + s["is_zero"]
         for key in np.unique(keys):
             sel = keys == key
             quant = Quantized(negative=np.array([bool(key >> 1 & 1)]),
-                              shift=np.array([key >> 2]), is_zero=np.array([bool(key & 1)]))
+                              shift=np.array([key >> 2 & 63]), is_zero=np.array([bool(key & 1)]))
+            cfg = at_lr_offset(self.cfg, key >> 8)
             new[sel] = update_weights(s["weight"][sel, None], s["delta"][sel], quant,
-                                      s["rand"][sel, None], self.cfg)[:, 0]
+                                      s["rand"][sel, None], cfg)[:, 0]
         return {"updated": new}
 
     async def apply(self, stimulus):
@@ -44,11 +48,11 @@ class UpdateTestbench:
         wlo, whi = -(1 << cfg.weight_frac), (1 << cfg.weight_frac) - 1
         elo, ehi = -(1 << (cfg.err_bits - 1)), (1 << (cfg.err_bits - 1)) - 1
         top = (1 << cfg.rand_bits) - 1
-        rows = [(w, d, neg, sh, z, r)
+        rows = [(w, d, neg, sh, z, r, lr)
                 for w in (0, wlo, whi, wlo + 1, whi - 1)
                 for d in (0, 1, -1, elo, ehi, elo + 1)
                 for neg in (0, 1) for sh in range(cfg.max_shift + 1) for z in (0, 1)
-                for r in (0, top)]
+                for r in (0, top) for lr in sorted({0, cfg.lr_range})]
         grid = np.array(rows)
         return dict(zip(INPUTS, grid.T, strict=True))
 
@@ -64,7 +68,8 @@ class UpdateTestbench:
         return {"weight": weight, "delta": rng.integers(elo, ehi, n),
                 "negative": rng.integers(0, 2, n), "shift": rng.integers(0, cfg.max_shift + 1, n),
                 "is_zero": (rng.random(n) < 0.1).astype(np.int64),
-                "rand": rng.integers(0, 1 << cfg.rand_bits, n)}
+                "rand": rng.integers(0, 1 << cfg.rand_bits, n),
+                "lr_offset": rng.integers(0, cfg.lr_range + 1, n)}
 
 
 @cocotb.test()

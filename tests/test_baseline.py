@@ -56,13 +56,15 @@ def _commands(cfg, rng, count):
                 for _ in range(rows)]
     ops = [Op.FORWARD, Op.BACKWARD, Op.UPDATE, Op.UPDATE, Op.FORWARD, Op.READ]
     draw = 1 << cfg.rand_bits
-    for _ in range(count):
+    for k in range(count):
         op = ops[rng.integers(len(ops))]
+        # lr_offset: random, but the first commands take the smallest and the largest
+        lr_offset = (0, cfg.lr_range)[k] if k < 2 else int(rng.integers(0, cfg.lr_range + 1))
         commands.append(dict(
-            op=op, x=rng.integers(-half_x, half_x, cols),
+            op=Op.UPDATE if k < 2 else op, x=rng.integers(-half_x, half_x, cols),
             delta=rng.integers(-half_e, half_e, rows),
             u2=rng.integers(0, draw, cols), v2=rng.integers(0, draw, rows),
-            weights=rng.integers(-half_w, half_w, cols)))
+            weights=rng.integers(-half_w, half_w, cols), lr_offset=lr_offset))
     commands += [dict(op=Op.READ) for _ in range(rows)]
     return commands
 
@@ -73,9 +75,11 @@ def _commands(cfg, rng, count):
 def test_rtl_matches_reference(rounding, dsp, stall):
     # lr_shift 3 (the smallest legal) makes updates big enough to saturate weights sometimes.
     cfg = Config(array_rows=3, array_cols=4, lr_shift=3 if rounding == "nearest" else 6,
-                 update_rounding=rounding)
+                 lr_range=3 if rounding == "nearest" else 5, update_rounding=rounding)
     rng = np.random.default_rng(7)
     commands = _commands(cfg, rng, 60)
+    assert {c["lr_offset"] for c in commands if c["op"] == Op.UPDATE} == set(
+        range(cfg.lr_range + 1))
     expected, _ = reference(cfg, np.zeros((3, 4), dtype=np.int64), commands)
     dut = MultiplierArray(cfg, dsp_multipliers=dsp)
     got = []
@@ -89,9 +93,12 @@ def test_rtl_matches_reference(rounding, dsp, stall):
                     for k, value in enumerate(command[field]):
                         ctx.set(getattr(dut.cmd.payload, field)[k], int(value))
             ctx.set(dut.cmd.payload.op, command["op"])
+            ctx.set(dut.lr_offset, command.get("lr_offset", 0))
             ctx.set(dut.cmd.valid, 1)
             await ctx.tick().until(dut.cmd.ready)
             ctx.set(dut.cmd.valid, 0)
+            # lr_offset is read at the handshake only: scramble it until the next command
+            ctx.set(dut.lr_offset, int(rng.integers(0, cfg.lr_range + 1)))
             if stall and rng.integers(2):
                 await ctx.tick().repeat(int(rng.integers(1, 4)))
 

@@ -2,6 +2,8 @@
 """Weight update: parameters, and RTL against ``golden.update`` on both simulators."""
 
 import pytest
+from amaranth.hdl import unsigned
+from amaranth.lib.wiring import In
 
 from fewmul.config import Config
 from fewmul.hw.update import UpdateStep, WeightUpdate, step_width
@@ -23,10 +25,19 @@ def test_step_width():
     assert UpdateStep(cfg).latency == 0 and WeightUpdate(cfg).latency == 0
 
 
+@pytest.mark.parametrize("lr_range, width", [(0, 0), (1, 1), (3, 2), (4, 3)])
+def test_lr_offset_port_covers_lr_range(lr_range, width):
+    for dut in (UpdateStep(Config(lr_range=lr_range)), WeightUpdate(Config(lr_range=lr_range))):
+        assert dut.lr_offset.shape() == unsigned(width)
+        assert dut.signature.members["lr_offset"].flow == In
+
+
+#: every case drives lr_offset over 0 .. lr_range (the third: none, a 0-bit port)
 CONFIGS = [
     dict(),
-    dict(update_rounding="nearest", weight_bits=6, lr_shift=0, err_frac=8, err_bits=10),
-    dict(lr_shift=3, rand_bits=3, shift_bits=4),             # base shift 0: steps saturate
+    dict(update_rounding="nearest", weight_bits=6, lr_shift=0, err_frac=8, err_bits=10,
+         lr_range=6),
+    dict(lr_shift=3, rand_bits=3, shift_bits=4, lr_range=0),  # base shift 0: steps saturate
 ]
 
 

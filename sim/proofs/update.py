@@ -2,9 +2,9 @@
 
 Spec, the document's formulas in exact integer arithmetic (Amaranth expressions widen, and
 ``>>`` of a signed value is the floor shift the document uses), one ``Case`` per quantizer
-shift so every shift amount is a constant:
+shift and run-time learning-rate offset so every shift amount is a constant:
 
-    d = -δ if negative else δ;  S = update_base_shift + shift;  wide = (d << B) >> S
+    d = -δ if negative else δ;  S = update_base_shift + lr_offset + shift;  wide = (d << B) >> S
     whole = wide >> B;  fraction = wide & (2^B - 1)
     up = ρ < fraction (stochastic) or fraction >= 2^(B-1) (nearest)
     w' = w if is_zero else sat(w + whole + up, weight_bits)
@@ -16,7 +16,7 @@ must be ``w'``: nothing wraps. All inputs are free: one combinational step prove
 from functools import partial
 
 from amaranth.asserts import AnyConst
-from amaranth.hdl import Assert, Cover, Module, Mux, Signal, signed
+from amaranth.hdl import Assert, Assume, Cat, Cover, Module, Mux, Signal, signed
 
 from fewmul.config import Config
 
@@ -59,16 +59,20 @@ def _spec(m, make, *, covers=False):
     negative, is_zero = AnyConst(1), AnyConst(1)
     shift = AnyConst(len(dut.shift))
     rho = AnyConst(bits)
+    lr_offset = AnyConst(len(dut.lr_offset))
     m.d.comb += [dut.delta.eq(delta), dut.negative.eq(negative), dut.is_zero.eq(is_zero),
-                 dut.shift.eq(shift), dut.rand.eq(rho)]
+                 dut.shift.eq(shift), dut.rand.eq(rho), dut.lr_offset.eq(lr_offset)]
+    m.d.comb += Assume(lr_offset <= cfg.lr_range)         # the port's range (a 2^n - 1 bound)
     d = Mux(negative, -delta, delta)
     whole = Signal(signed(cfg.err_bits + 2))
     fraction = Signal(bits)
-    with m.Switch(shift):
-        for s in range(2 ** len(dut.shift)):
-            with m.Case(s):
-                wide = (d << bits) >> (cfg.update_base_shift + min(s, cfg.max_shift))
-                m.d.comb += [whole.eq(wide >> bits), fraction.eq(wide & (2 ** bits - 1))]
+    with m.Switch(Cat(shift, lr_offset)):
+        for lr in range(cfg.lr_range + 1):
+            for s in range(2 ** len(dut.shift)):
+                with m.Case(s | lr << len(dut.shift)):
+                    amount = cfg.update_base_shift + lr + min(s, cfg.max_shift)
+                    wide = (d << bits) >> amount
+                    m.d.comb += [whole.eq(wide >> bits), fraction.eq(wide & (2 ** bits - 1))]
     if cfg.update_rounding == "stochastic":
         up = rho < fraction
     else:
@@ -89,6 +93,8 @@ def _spec(m, make, *, covers=False):
         m.d.comb += Cover(~is_zero & (shift == cfg.max_shift) & (step != 0))
         m.d.comb += Cover(~is_zero & negative & (delta == -(2 ** (cfg.err_bits - 1))))
         m.d.comb += Cover(is_zero & (delta != 0))
+        m.d.comb += Cover(~is_zero & (lr_offset == cfg.lr_range) & (shift == cfg.max_shift)
+                          & (step != 0))                          # the largest shift still acts
         if has_weight:
             m.d.comb += Cover(~is_zero & (w + step > hi) & (dut.updated == hi))
             m.d.comb += Cover(~is_zero & (w + step < lo) & (dut.updated == lo))
@@ -99,14 +105,15 @@ def _proofs(tag, cfg, *, step_make=None, update_make=None):
     update_make = update_make or partial(_make_update, cfg)
     return [
         Proof(name=f"update.{tag}.step", block="update",
-              prop=f"({cfg.update_rounding}) step = whole + up of (±δ << B) >> S, 0 if zero",
+              prop=f"({cfg.update_rounding}) step = whole + up of (±δ << B) >> S, 0 if zero, "
+                 f"every lr_offset 0..{cfg.lr_range}",
               build=partial(Harness, _spec, step_make), mode="prove", depth=1),
         Proof(name=f"update.{tag}.saturate", block="update",
               prop=f"({cfg.update_rounding}) w' = sat(w + whole + up, weight_bits), w if zero",
               build=partial(Harness, _spec, update_make), mode="prove", depth=1),
         Proof(name=f"update.{tag}.corners", block="update",
               prop="reachable: sub-LSB step rounded up, max shift, -(-2^(E-1)), zero code, "
-                   "saturation high and low",
+                   "a step at the largest shift and lr_offset, saturation high and low",
               build=partial(Harness, partial(_spec, covers=True), update_make), mode="cover",
               depth=1),
     ]
@@ -120,13 +127,13 @@ def proofs():
 
 def _wrapping(cfg):
     """``WeightUpdate`` that adds without saturating (the sum wraps to ``weight_bits``)."""
-    from fewmul.hw.update import UpdateStep, WeightUpdate
+    from fewmul.hw.update import STEP_INPUTS, UpdateStep, WeightUpdate
 
     class WrappingUpdate(WeightUpdate):
         def elaborate(self, platform):
             m = Module()
             m.submodules.step = step = UpdateStep(self.cfg)
-            for name in ("delta", "negative", "shift", "is_zero", "rand"):
+            for name in STEP_INPUTS:
                 m.d.comb += getattr(step, name).eq(getattr(self, name))
             m.d.comb += self.updated.eq(self.weight + step.step)
             return m
@@ -136,13 +143,13 @@ def _wrapping(cfg):
 
 def _upper_only(cfg):
     """``WeightUpdate`` that saturates at the top only (negative overflow wraps)."""
-    from fewmul.hw.update import UpdateStep, WeightUpdate
+    from fewmul.hw.update import STEP_INPUTS, UpdateStep, WeightUpdate
 
     class UpperOnlyUpdate(WeightUpdate):
         def elaborate(self, platform):
             m = Module()
             m.submodules.step = step = UpdateStep(self.cfg)
-            for name in ("delta", "negative", "shift", "is_zero", "rand"):
+            for name in STEP_INPUTS:
                 m.d.comb += getattr(step, name).eq(getattr(self, name))
             total = self.weight + step.step
             hi = 2 ** (self.cfg.weight_bits - 1) - 1
@@ -164,6 +171,10 @@ def mutants():
                     inputs={"negative": lambda n: 0}),
             mutated(step, _spec, make_step, "zero_code_ignored",
                     inputs={"is_zero": lambda z: 0}),
+            mutated(step, _spec, make_step, "lr_offset_ignored",
+                    inputs={"lr_offset": lambda lr: 0}),
+            mutated(update, _spec, make_update, "lr_offset_plus_1",
+                    inputs={"lr_offset": lambda lr: lr + 1}),
             mutated(step, _spec, make_step, "delta_lsb_flipped",
                     inputs={"delta": lambda d: d ^ 1}),
             mutated(update, _spec, make_update, "updated_lsb_flipped",
