@@ -10,8 +10,9 @@ Safety (every environment input free in every cycle: any bytes, any handshakes, 
 time):
 
 ``crc_gate``  the memory and engine ports are only driven (any ``mem.cmd``, ``engine.cmd`` or
-              ``engine.arg`` valid) after a complete request whose CRC the monitor found good,
-              and before the next frame starts: a frame failing its CRC never writes.
+              ``engine.arg`` valid), and the link's counters only zeroed for a RESET, after a
+              complete request whose CRC the monitor found good and before the next frame
+              starts: a frame failing its CRC never writes weights, counters or commands.
 ``one_response``  every response on ``o`` starts with SYNC, carries a good CRC, and answers one
               accepted frame: a response completes only while one frame is unanswered, and a
               new frame starts only when every earlier one has been answered.
@@ -29,7 +30,8 @@ engine answer has at most ``answer_bytes`` bytes):
 ``idle_deadline``  after :func:`idle_bound` clocks without a received byte, whatever came before
               (any byte sequence, any command), the link is idle (HUNT) again: it never locks up.
 
-All five are proven by k-induction. What makes them inductive are white-box invariants, each
+A reset (free in every cycle) abandons the frame in progress; the monitors reset with the
+link. All five are proven by k-induction. What makes them inductive are white-box invariants, each
 *asserted* (so checked in every state, never assumed): the FSM's state is a legal encoding; the
 request monitor's position, length and CRC are the link's (``pointer``, ``length``, ``crc``) in
 each receive state; the response monitor's position, length and CRC are the link's
