@@ -81,6 +81,7 @@ def spec_crc16(crc, byte):
 
 
 def _make(**overrides):
+    """The link with :data:`PARAMS`, or ``overrides`` of them."""
     from fewmul.hw.link import Link
     return Link(**(PARAMS | overrides))
 
@@ -242,9 +243,9 @@ def _response_monitor(m, link):
     return done, unanswered
 
 
-def _one_response(m, make, *, covers=False):
+def _one_response(m, make, *, covers=False, params=PARAMS):
     link = _Link(m, make)
-    _ranges(m, link, _costs())
+    _ranges(m, link, _costs(params))
     done, unanswered = _response_monitor(m, link)
     with m.If(link.start):
         m.d.comb += Assert(unanswered == 0)
@@ -464,6 +465,7 @@ def _deadline(m, make, *, prop, covers=False, params=PARAMS, env=ENV):
             m.d.comb += Assert(since <= answer_bound(params, env))
     if covers:
         dut = link.dut
+        m.d.comb += Cover(dut.mem.cmd.valid & dut.mem.cmd.payload.write & dut.mem.cmd.ready)
         m.d.comb += Cover(dut.mem.rdata.valid & dut.mem.rdata.ready)    # a READ's word came
         m.d.comb += Cover(dut.engine.resp.valid & dut.engine.resp.ready
                           & dut.engine.resp.payload.last)               # an engine answered
@@ -476,31 +478,48 @@ def _deadline(m, make, *, prop, covers=False, params=PARAMS, env=ENV):
 DEPTH = dict(crc_gate=1, one_response=1, timeout=2, answer_deadline=1, idle_deadline=1)
 
 
-def proofs():
-    bound = PARAMS["timeout_cycles"]
+#: A second configuration: 12-bit words travel as 2 bytes, so LOAD and READ run their byte
+#: loops (``byte_index``), which one-byte words skip.
+WIDE = PARAMS | dict(word_bits=12)
+
+
+def _properties(prefix, params):
+    """The five k-induction proofs of the link built with ``params``."""
+    make = partial(_make, **params)
+    bound = params["timeout_cycles"]
     e, a = ENV["handshake_cycles"], ENV["answer_bytes"]
     assuming = f"(o.ready high, handshakes within {e} clocks, answers <= {a} bytes)"
+    words = "" if params is PARAMS else f" [{params['word_bits']}-bit words]"
     return [
-        Proof(name="link.crc_gate", block="link",
-              prop="mem/engine driven only after a complete frame with a good CRC",
-              build=partial(Harness, _crc_gate, _make), depth=DEPTH["crc_gate"]),
-        Proof(name="link.one_response", block="link",
-              prop="responses: SYNC, good CRC, exactly one per accepted frame, in order",
-              build=partial(Harness, _one_response, _make), depth=DEPTH["one_response"]),
-        Proof(name="link.timeout", block="link",
-              prop=f"inside a frame at most timeout_cycles ({bound}) idle clocks, then out",
-              build=partial(Harness, partial(_timeout, timeout_cycles=bound), _make),
+        Proof(name=f"{prefix}crc_gate", block="link",
+              prop=f"mem/engine driven only after a complete frame with a good CRC{words}",
+              build=partial(Harness, _crc_gate, make), depth=DEPTH["crc_gate"]),
+        Proof(name=f"{prefix}one_response", block="link",
+              prop=f"responses: SYNC, good CRC, exactly one per accepted frame, in order{words}",
+              build=partial(Harness, partial(_one_response, params=params), make),
+              depth=DEPTH["one_response"]),
+        Proof(name=f"{prefix}timeout", block="link",
+              prop=f"inside a frame at most timeout_cycles ({bound}) idle clocks, then out"
+                   f"{words}",
+              build=partial(Harness, partial(_timeout, timeout_cycles=bound), make),
               depth=DEPTH["timeout"]),
-        Proof(name="link.answer_deadline", block="link",
-              prop=f"an unanswered frame is answered within {answer_bound()} clocks of its "
-                   f"last byte {assuming}",
-              build=partial(Harness, partial(_deadline, prop="answer"), _make),
+        Proof(name=f"{prefix}answer_deadline", block="link",
+              prop=f"an unanswered frame is answered within {answer_bound(params)} clocks of "
+                   f"its last byte {assuming}{words}",
+              build=partial(Harness, partial(_deadline, prop="answer", params=params), make),
               depth=DEPTH["answer_deadline"]),
-        Proof(name="link.idle_deadline", block="link",
-              prop=f"{idle_bound()} clocks without a received byte => idle (HUNT), from any "
-                   f"state {assuming}",
-              build=partial(Harness, partial(_deadline, prop="idle"), _make),
+        Proof(name=f"{prefix}idle_deadline", block="link",
+              prop=f"{idle_bound(params)} clocks without a received byte => idle (HUNT), from "
+                   f"any state {assuming}{words}",
+              build=partial(Harness, partial(_deadline, prop="idle", params=params), make),
               depth=DEPTH["idle_deadline"]),
+    ]
+
+
+def proofs():
+    bound = PARAMS["timeout_cycles"]
+    wide = partial(_make, **WIDE)
+    return _properties("link.", PARAMS) + [
         Proof(name="link.crc_gate_corners", block="link",
               prop="reachable: a memory write, an engine command, a frame with a bad CRC",
               build=partial(Harness, partial(_crc_gate, covers=True), _make), mode="cover",
@@ -514,39 +533,52 @@ def proofs():
               build=partial(Harness, partial(_timeout, timeout_cycles=bound, covers=True),
                             _make), mode="cover", depth=CLEAR + 16),
         Proof(name="link.deadline_corners", block="link",
-              prop="reachable under the liveness assumptions: a READ's word, an engine "
-                   "answer, a response sent",
+              prop="reachable under the liveness assumptions: a memory write, a READ's word, "
+                   "an engine answer, a response sent",
               build=partial(Harness, partial(_deadline, prop="answer", covers=True), _make),
+              mode="cover", depth=CLEAR + 24, timeout=1200),
+    ] + _properties("link.w12.", WIDE) + [
+        Proof(name="link.w12.deadline_corners", block="link",
+              prop="reachable under the liveness assumptions, 12-bit words: a 2-byte LOAD "
+                   "word written, a READ's word, an engine answer, a response sent",
+              build=partial(Harness, partial(_deadline, prop="answer", covers=True,
+                                             params=WIDE), wide),
               mode="cover", depth=CLEAR + 24, timeout=1200),
     ]
 
 
-def mutants():
+def _mutants(prefix, params):
     from fewmul.host import SYNC
-    crc_gate, one_response, timeout, answer_deadline, idle_deadline = proofs()[:5]
-    bound = PARAMS["timeout_cycles"]
+    crc_gate, one_response, timeout, answer_deadline, idle_deadline = _properties(prefix,
+                                                                                  params)
+    make = partial(_make, **params)
+    bound = params["timeout_cycles"]
     return [
         # The link checks the CRC of other bytes than it received (LSB of non-SYNC flipped).
-        mutated(crc_gate, _crc_gate, _make, "checks_other_bytes",
+        mutated(crc_gate, _crc_gate, make, "checks_other_bytes",
                 inputs={"i.payload": lambda b: Mux(b == SYNC, b, b ^ 1)}, depth=CLEAR + 4),
         # The response stream claims bytes while the link sends nothing (valid stuck high).
-        mutated(one_response, _one_response, _make, "valid_stuck_high",
+        mutated(one_response, partial(_one_response, params=params), make, "valid_stuck_high",
                 outputs={"o.valid": lambda v: 1}, depth=4),
         # The response's SYNC byte corrupted on the way out.
-        mutated(one_response, _one_response, _make, "sync_corrupted",
+        mutated(one_response, partial(_one_response, params=params), make, "sync_corrupted",
                 outputs={"o.payload": lambda b: Mux(b == SYNC, b ^ 1, b)}, depth=CLEAR + 10),
         # A link that waits twice as long as the proof's bound.
         mutated(timeout, partial(_timeout, timeout_cycles=bound),
-                partial(_make, timeout_cycles=2 * bound), "slow_timeout", depth=CLEAR + 8),
+                partial(make, timeout_cycles=2 * bound), "slow_timeout", depth=CLEAR + 8),
         # A transmitter that never sees the host's ready: the answer never completes (killed
         # by the variant: the link stops making progress).
-        mutated(answer_deadline, partial(_deadline, prop="answer"), _make, "ready_ignored",
-                inputs={"o.ready": lambda r: 0}, depth=CLEAR + 10),
+        mutated(answer_deadline, partial(_deadline, prop="answer", params=params), make,
+                "ready_ignored", inputs={"o.ready": lambda r: 0}, depth=CLEAR + 10),
         # A READ that never sees the memory's word: stuck, never idle again (the variant).
-        mutated(idle_deadline, partial(_deadline, prop="idle"), _make, "rdata_ignored",
-                inputs={"mem.rdata.valid": lambda v: 0}, depth=CLEAR + 16),
+        mutated(idle_deadline, partial(_deadline, prop="idle", params=params), make,
+                "rdata_ignored", inputs={"mem.rdata.valid": lambda v: 0}, depth=CLEAR + 16),
         # An idle timeout far above the bound (2^20 clocks): a truncated frame holds the link
         # (killed by the timer's range: the timer passes timeout_cycles).
-        mutated(idle_deadline, partial(_deadline, prop="idle"),
-                partial(_make, timeout_cycles=2**20), "no_timeout", depth=CLEAR + 8),
+        mutated(idle_deadline, partial(_deadline, prop="idle", params=params),
+                partial(make, timeout_cycles=2**20), "no_timeout", depth=CLEAR + 8),
     ]
+
+
+def mutants():
+    return _mutants("link.", PARAMS) + _mutants("link.w12.", WIDE)
