@@ -37,3 +37,14 @@ def test_block_written(name):
     """Each proof module's block exists; one that does not is reported, not silently skipped."""
     if available()[name] is None:
         pytest.skip(f"the block proof module {name!r} checks is not written yet")
+
+
+def test_link_bounds_documented():
+    """docs/formal.md states the link's deadlines with the values the proofs use."""
+    from pathlib import Path
+
+    from fewmul.sim.proofs.link import answer_bound, idle_bound
+    text = (Path(__file__).resolve().parents[1] / "docs" / "formal.md").read_text()
+    assert f"at most {answer_bound()} clocks have passed" in text
+    assert f"after {idle_bound()} clocks without a received byte" in text
+    assert f"`since + work <= {idle_bound()}`" in text
