@@ -389,7 +389,7 @@ def _sample_bytes(sample):
 
 
 _API = ("ping", "load", "read", "load_network", "read_network", "status", "reset", "seed",
-        "train", "predict", "counters")
+        "train", "predict", "counters", "set_lr")
 
 
 class Device:

