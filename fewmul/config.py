@@ -10,13 +10,14 @@ import math
 from dataclasses import dataclass, field, fields, replace
 
 __all__ = ["Config", "WEIGHT_MODES", "SAMPLING_MODES", "QUANTIZER_MODES", "ACTIVATIONS",
-           "ROUNDING_MODES"]
+           "ROUNDING_MODES", "FRACTION_MODES"]
 
 WEIGHT_MODES = ("binary", "ternary")
 SAMPLING_MODES = ("stochastic", "deterministic")
 QUANTIZER_MODES = ("stochastic", "deterministic")
 ACTIVATIONS = ("relu", "htanh")
 ROUNDING_MODES = ("stochastic", "nearest")
+FRACTION_MODES = ("truncate", "round")
 
 
 def _check_int(name, value, lo, hi=None):
@@ -75,6 +76,11 @@ class Config:
     scale_shifts: tuple = None
     #: Rounding of the shifted-out bits of weight and bias updates.
     update_rounding: str = "stochastic"
+    #: The ``rand_bits`` fraction bits of the update's barrel shift, which the rounding compares
+    #: with a draw: ``truncate`` (floor: every update loses up to 2^-rand_bits of a weight LSB,
+    #: a downward bias), or ``round`` (half up: the shifted-out bit below them is a carry-in,
+    #: unbiased). Golden model only so far; the hardware implements ``truncate``.
+    update_fraction: str = "truncate"
     #: Seed of the random-number streams (``docs/datapath.md`` section 6).
     seed: int = 1
     #: Processing-element array shape (hardware only; the golden model does not depend on it).
@@ -95,6 +101,7 @@ class Config:
         _check_choice("quantizer", self.quantizer, QUANTIZER_MODES)
         _check_choice("activation", self.activation, ACTIVATIONS)
         _check_choice("update_rounding", self.update_rounding, ROUNDING_MODES)
+        _check_choice("update_fraction", self.update_fraction, FRACTION_MODES)
         _check_int("act_bits", self.act_bits, 3, 16)
         _check_int("weight_bits", self.weight_bits, 3, 24)
         _check_int("err_bits", self.err_bits, 4, 32)

@@ -207,13 +207,16 @@ def _exact_in_float(cfg):
     """Whether the fast path is exact for ``cfg`` (every update value has at most 52 significant
     bits) and its quantizer table small."""
     table = (2 * cfg.act_one + 1) << (cfg.rand_bits if cfg.quantizer == "stochastic" else 0)
-    return (cfg.err_bits + cfg.update_base_shift + cfg.max_shift + cfg.rand_bits <= 52
+    return (cfg.err_bits + cfg.update_base_shift + cfg.max_shift + cfg.rand_bits + 1 <= 52
             and table <= 1 << 21)
 
 
 def _sign_threshold(r, cfg):
-    """Integer ``T`` with ``r < align(v, frm, B)`` iff ``v >= T`` (``frm``: the sampled field's
-    width; binary samples ``v = w + 2^Wf`` from ``weight_bits``, ternary ``v = |w|`` from ``Wf``)."""
+    """Integer ``T`` with ``r < align(v, frm, B)`` iff ``v >= T``, as a bound on the weight.
+
+    Binary samples ``v = w + 2^Wf`` (``frm = weight_bits``): ``+1`` iff ``w >= T``; ternary
+    samples ``v = |w|`` (``frm = Wf``): nonzero iff ``|w| >= T``.
+    """
     frm = cfg.weight_bits if cfg.weights == "binary" else cfg.weight_frac
     k = frm - cfg.rand_bits
     r = np.asarray(r, dtype=np.int64)
@@ -287,7 +290,7 @@ class _FastEpoch:
             blk = streams[stream].draws(steps * sum(sizes), bits).reshape(steps, sum(sizes))
             edges = np.cumsum((0,) + tuple(sizes))
             cut[key] = [blk[:, lo:hi] for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
-        top = (1 << bits) - 1
+        top = (1 << bits) - 1 + (0.5 if cfg.update_fraction == "round" else 0.0)
         stochastic_round = cfg.update_rounding == "stochastic"
         layers = []
         for layer in range(cfg.n_layers):
@@ -306,6 +309,8 @@ class _FastEpoch:
             layers.append(d)
         if not stochastic_round:
             half = float(1 << (bits - 1)) * self.inv_b
+            if cfg.update_fraction == "round":
+                half += 0.5 * self.inv_b
             for d in layers:
                 d["rho"] = d["rho_b"] = np.full(steps, half)
         layers[0]["factor"] = self.quant_factor(X, cut["q"][0])
@@ -330,12 +335,14 @@ class _FastEpoch:
         Xf = np.asarray(X, dtype=np.float64)
         scores = np.zeros((len(X), cfg.layers[-1]))
         n_out = cfg.layers[-1]
-        e_k = cfg.err_frac - cfg.act_frac + 1
         half = [float(1 << (s - 1)) if s else 0.0 for s in scales]
         inv = [2.0 ** -s for s in scales]
         for start in range(0, len(X), block):
             stop = min(start + block, len(X))
             dr = self.draws(streams, stop - start, X[start:stop])
+            targets = np.full((stop - start, n_out), -1.0)
+            targets[np.arange(stop - start), np.asarray(labels[start:stop])] = 1.0
+            gains = targets * self.err_gain
             for k in range(stop - start):
                 x = Xf[start + k]
                 signs = [self.signs(w, d, k) for w, d in zip(ws, dr, strict=True)]
@@ -355,10 +362,9 @@ class _FastEpoch:
                     inputs.append(y)
                 y = inputs[-1]
                 scores[start + k] = y
-                t = np.full(n_out, -1.0)
-                t[labels[start + k]] = 1.0
+                t = targets[k]
                 delta = np.maximum(self.one - t * y, 0.0)
-                delta *= t * self.err_gain
+                delta *= gains[k]
                 delta = np.minimum(np.maximum(delta, self.e_lo), self.e_hi)
                 deltas = [None] * cfg.n_layers
                 deltas[last] = delta

@@ -11,13 +11,20 @@ import numpy as np
 __all__ = ["shift_right", "round_up"]
 
 
-def shift_right(value, shift, frac_bits=0, max_shift=None):
-    """Return ``(whole, fraction)``; shifts above ``max_shift`` are clamped to it."""
+def shift_right(value, shift, frac_bits=0, max_shift=None, round_fraction=False):
+    """Return ``(whole, fraction)``; shifts above ``max_shift`` are clamped to it.
+
+    ``round_fraction``: ``wide`` rounds half up instead of down (``Config.update_fraction``
+    ``round``): the highest bit shifted out below the ``frac_bits`` is added as a carry.
+    """
     value = np.asarray(value, dtype=np.int64)
     shift = np.asarray(shift, dtype=np.int64)
     if max_shift is not None:
         shift = np.minimum(shift, max_shift)
-    wide = (value << frac_bits) >> shift
+    wide = value << frac_bits
+    if round_fraction:
+        wide = wide + np.where(shift > 0, np.int64(1) << np.maximum(shift - 1, 0), 0)
+    wide = wide >> shift
     return wide >> frac_bits, wide & ((1 << frac_bits) - 1)
 
 

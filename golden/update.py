@@ -17,7 +17,8 @@ def weight_delta(delta, quant, rho, cfg):
     delta = np.asarray(delta, dtype=np.int64)[:, None]
     signed = np.where(quant.negative[None, :], -delta, delta)            # sign flip
     shift = cfg.update_base_shift + quant.shift[None, :]
-    whole, fraction = shift_right(signed, shift, cfg.rand_bits)           # barrel shift
+    whole, fraction = shift_right(signed, shift, cfg.rand_bits,           # barrel shift
+                                  round_fraction=cfg.update_fraction == "round")
     step = whole + round_up(fraction, rho, cfg.rand_bits, cfg.update_rounding)
     return np.where(quant.is_zero[None, :], 0, step)
 
@@ -30,6 +31,7 @@ def update_weights(w, delta, quant, rho, cfg):
 
 def update_bias(b, delta, rho, cfg):
     """New biases: ``sat(b + round(δ >> update_base_shift), weight_bits)`` with draws ``rho``."""
-    whole, fraction = shift_right(delta, cfg.update_base_shift, cfg.rand_bits)
+    whole, fraction = shift_right(delta, cfg.update_base_shift, cfg.rand_bits,
+                                  round_fraction=cfg.update_fraction == "round")
     step = whole + round_up(fraction, rho, cfg.rand_bits, cfg.update_rounding)
     return sat(np.asarray(b, dtype=np.int64) + step, cfg.weight_bits)

@@ -57,7 +57,11 @@ def test_train_step_consumes_section_6_counts(digits):
                                      dict(layers=(64, 24, 12, 10), scale_shifts=(0, 3, 1),
                                           lr_shift=3, weight_bits=9),
                                      dict(weights="ternary", sampling="deterministic",
-                                          rand_bits=4, weight_bits=8)])
+                                          rand_bits=4, weight_bits=8),
+                                     dict(weights="ternary", weight_bits=5,
+                                          update_fraction="round"),
+                                     dict(update_fraction="round", update_rounding="nearest",
+                                          weight_bits=6)])
 def test_train_epoch_is_bit_identical_to_single_steps(digits, changes):
     cfg = CFG.replace(**changes)
     assert mlp._exact_in_float(cfg)          # train_epoch takes its float64 fast path
@@ -154,3 +158,24 @@ def test_train_cli_writes_json_and_plot(tmp_path):
     assert result["config"]["layers"] == [4, 8, 3] and png.stat().st_size > 1000
     assert main(["train", "--dataset", "iris", "--hidden", "8", "--epochs", "1", "--quiet",
                  "--weights", "float"]) == 0
+
+
+def test_train_refuses_a_schedule_the_hardware_cannot_run(capsys):
+    from fewmul.cli import main
+    args = ["train", "--dataset", "iris", "--hidden", "8", "--epochs", "5", "--lr-decay", "1",
+            "--quiet"]
+    assert main(args) == 2                                  # shifts 5 .. 9, lr_range 3
+    assert "raise lr_range or lr_decay" in capsys.readouterr().out
+    assert main(args + ["--lr-range", "4"]) == 0
+
+
+def test_train_resolves_the_tuned_initial_range():
+    import dataclasses
+
+    from fewmul.commands.train import TrainOptions, default_config, default_init_range, train
+    ds = data.load("iris", CFG)
+    ds = dataclasses.replace(ds, x_train=ds.x_train[:20], y_train=ds.y_train[:20])
+    for weights in ("binary", "ternary"):
+        result = train(default_config(weights=weights), TrainOptions(dataset="iris", epochs=1),
+                       dataset=ds)
+        assert result["config"]["init_range"] == default_init_range(weights)

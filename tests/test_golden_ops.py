@@ -114,10 +114,10 @@ def test_update_saturates_instead_of_wrapping():
 # -- update: exact shift-and-round ----------------------------------------------------------
 
 @given(st.integers(-2**15, 2**15 - 1), st.integers(-128, 127), st.integers(0, 255),
-       st.sampled_from(["stochastic", "nearest"]))
-@settings(max_examples=200)
-def test_weight_delta_is_exact(delta, x, rho, rounding):
-    cfg = CFG.replace(update_rounding=rounding)
+       st.sampled_from(["stochastic", "nearest"]), st.sampled_from(["truncate", "round"]))
+@settings(max_examples=300)
+def test_weight_delta_is_exact(delta, x, rho, rounding, fraction_mode):
+    cfg = CFG.replace(update_rounding=rounding, update_fraction=fraction_mode)
     quant = quantize(np.array([x]), np.array([rho]), cfg)
     got = int(weight_delta(np.array([delta]), quant, np.array([[rho]]), cfg)[0, 0])
     if x == 0:
@@ -127,6 +127,9 @@ def test_weight_delta_is_exact(delta, x, rho, rounding):
     d = -delta if quant.negative[0] else delta
     whole = d // 2**shift                                             # floor
     fraction = ((d - whole * 2**shift) * 2**8) // 2**shift          # top 8 shifted-out bits
+    if fraction_mode == "round":                                      # d 2^(8 - shift), half up
+        wide = (d * 2**8 * 2 + 2**shift) // 2**(shift + 1)
+        whole, fraction = wide // 2**8, wide % 2**8
     up = rho < fraction if rounding == "stochastic" else fraction >= 128
     assert got == whole + up
 

@@ -18,7 +18,7 @@ permutation (host side; every backend uses the same order). Learning-rate schedu
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,15 +31,31 @@ __all__ = ["BACKENDS", "DEFAULTS", "default_config", "TrainOptions", "train", "p
 
 #: Tuned defaults of a training run (what ``fewmul bench golden`` measures), on top of the
 #: datapath defaults of :class:`fewmul.config.Config`. ``lr_shift`` is the first epoch's
-#: learning-rate shift (``Config.lr_shift`` stays the hardware's reset value).
-DEFAULTS = dict(dataset="digits", hidden=(64,), epochs=20, lr_shift=5, lr_decay=5)
+#: learning-rate shift (``Config.lr_shift`` stays the hardware's reset value); the schedule
+#: halves the rate every ``lr_decay`` epochs, so it needs ``lr_range >= (epochs - 1) // lr_decay``.
+DEFAULTS = dict(dataset="digits", hidden=(64,), epochs=40, lr_shift=5, lr_decay=10)
+
+#: Tuned half-width of the uniform initial weights, per weight mode (``float``: the float SGD
+#: reference). Sampled binary weights near 0 are pure noise (P(+1) = 1/2), so binary connect
+#: starts from larger weights; ternary weights near 0 sample to 0 and cost nothing.
+INIT_RANGES = dict(binary=1.0, ternary=0.5, float=INIT_RANGE)
+
+
+def default_init_range(weights):
+    """The tuned initial range for ``weights`` (``binary``, ``ternary`` or ``float``)."""
+    return INIT_RANGES[weights]
+
+
+#: Further :class:`~fewmul.config.Config` fields of the tuned run (datapath choices the hardware
+#: built for the run takes as well).
+TUNED_CONFIG = dict()
 
 
 def default_config(**changes):
     """:class:`~fewmul.config.Config` with the tuned run defaults, then ``changes``."""
     cfg = Config()
     tuned = dict(layers=(cfg.layers[0], *DEFAULTS["hidden"], cfg.layers[-1]),
-                 lr_shift=DEFAULTS["lr_shift"])
+                 lr_shift=DEFAULTS["lr_shift"], **TUNED_CONFIG)
     return cfg.replace(**{**tuned, **changes})
 
 
@@ -51,7 +67,7 @@ class TrainOptions:
     epochs: int = DEFAULTS["epochs"]
     arith: str = "fixed"                 # fixed: bit-exact golden; float: the paper's rule
     float_weights: bool = False          # plain float SGD baseline (implies arith float)
-    init_range: float = INIT_RANGE
+    init_range: float = None             # None: default_init_range of the run's weights
     lr_decay: int = DEFAULTS["lr_decay"]  # epochs per halving of the learning rate (0: constant)
 
     def lr_shift(self, cfg, epoch):
@@ -125,8 +141,18 @@ def train(cfg, options=TrainOptions(), backend="golden", progress=False, dataset
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; not {backend!r}")
+    if options.init_range is None:
+        options = replace(options, init_range=default_init_range(
+            "float" if options.float_weights else cfg.weights))
     ds = dataset or datasets.load(options.dataset, cfg)
     cfg = cfg.replace(layers=(ds.n_features, *cfg.layers[1:-1], ds.n_classes))
+    if not options.float_weights:           # the schedule must be one the hardware runs
+        shifts = [options.lr_shift(cfg, epoch) for epoch in range(options.epochs)]
+        if any(shift not in cfg.lr_shifts for shift in shifts):
+            raise ValueError(f"the learning-rate schedule uses shifts {min(shifts)} .. "
+                             f"{max(shifts)}, the hardware accepts lr_shift .. lr_shift + "
+                             f"lr_range = {cfg.lr_shift} .. {cfg.lr_shift + cfg.lr_range}: "
+                             f"raise lr_range or lr_decay")
     trainer = BACKENDS[backend](cfg, ds, options)
     order_rng = np.random.default_rng(cfg.seed)
     history, wall, cpu = [], 0.0, 0.0
@@ -199,18 +225,18 @@ def plot(result, path):
 
 
 def _config(args):
-    defaults = Config()
+    defaults = default_config()
     changes = dict(layers=(defaults.layers[0], *args.hidden, defaults.layers[-1]),
                    sampling=args.sampling, seed=args.seed, weight_bits=args.weight_bits,
-                   lr_shift=args.lr_shift, activation=args.activation,
-                   quantizer=args.quantizer)
+                   lr_shift=args.lr_shift, lr_range=args.lr_range, rand_bits=args.rand_bits,
+                   activation=args.activation, quantizer=args.quantizer)
     if args.weights != "float":
         changes["weights"] = args.weights
     return defaults.replace(**changes)
 
 
 def add_parser(sub):
-    defaults = Config()
+    defaults = default_config()
     p = sub.add_parser("train", help="train an MLP (bit-exact golden model or float reference)")
     p.add_argument("--dataset", choices=datasets.DATASETS, default=DEFAULTS["dataset"])
     p.add_argument("--hidden", type=int, nargs="+", default=list(DEFAULTS["hidden"]),
@@ -230,8 +256,14 @@ def add_parser(sub):
     p.add_argument("--lr-decay", type=int, default=DEFAULTS["lr_decay"], metavar="EPOCHS",
                    help="halve the learning rate every EPOCHS epochs, 0: constant "
                         "(default: %(default)s)")
-    p.add_argument("--init-range", type=float, default=INIT_RANGE,
-                   help="initial weights uniform in [-R, R] (default: %(default)s)")
+    p.add_argument("--lr-range", type=int, default=defaults.lr_range, metavar="N",
+                   help="run-time learning-rate shifts LR_SHIFT .. LR_SHIFT + N the hardware "
+                        "accepts (default: %(default)s)")
+    p.add_argument("--rand-bits", type=int, default=defaults.rand_bits,
+                   help="bits of every random draw (default: %(default)s)")
+    p.add_argument("--init-range", type=float, default=None,
+                   help="initial weights uniform in [-R, R] (default: "
+                        + ", ".join(f"{v} for {k}" for k, v in INIT_RANGES.items()) + ")")
     p.add_argument("--backend", choices=tuple(BACKENDS), default="golden")
     from fewmul.train_rtl import add_arguments as add_rtl_arguments
     add_rtl_arguments(p)
@@ -254,7 +286,11 @@ def run(args):
     options = TrainOptions(dataset=args.dataset, epochs=args.epochs, arith=args.arith,
                            float_weights=args.weights == "float", init_range=args.init_range,
                            lr_decay=args.lr_decay)
-    result = train(cfg, options, backend=args.backend, progress=not args.quiet)
+    try:
+        result = train(cfg, options, backend=args.backend, progress=not args.quiet)
+    except ValueError as exc:
+        print(f"fewmul train: {exc}")
+        return 2
     c = result["config"]
     print(f"{c['dataset']} {'-'.join(map(str, c['layers']))} {c['weights']} {c['sampling']} "
           f"{c['arith']} w{c['weight_bits']}: test accuracy {100 * result['test_accuracy']:.2f} % "
