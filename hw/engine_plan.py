@@ -22,6 +22,7 @@ and never move a weight.
 from dataclasses import dataclass
 
 from ..config import Config
+from ._checks import check_config
 
 __all__ = ["EnginePlan"]
 
@@ -40,8 +41,7 @@ class EnginePlan:
 
     def __post_init__(self):
         cfg = self.cfg
-        if not isinstance(cfg, Config):
-            raise ValueError(f"cfg must be a fewmul.config.Config, not {cfg!r}")
+        check_config(cfg)                     # a Config whose modes the datapath implements
         for name in ("array_rows", "array_cols"):
             if not _is_pow2(getattr(cfg, name)):
                 raise ValueError(f"the engine needs a power-of-two {name}, not "

@@ -29,6 +29,8 @@ def test_rejects_bad_parameters():
     with pytest.raises(ValueError) as info:
         EnginePlan("cfg")
     assert str(info.value) == "cfg must be a fewmul.config.Config, not 'cfg'"
+    with pytest.raises(ValueError, match="update_fraction 'round' is a golden-model option"):
+        EnginePlan(Config(update_fraction="round"))
 
 
 def test_plan_tiles_and_bases():
