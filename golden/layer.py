@@ -15,9 +15,10 @@ import numpy as np
 from .fixed import rshr, sat
 from .quantizer import quantize
 from .sampler import pe_random, sample_signs
-from .update import update_bias, update_weights
+from .update import bias_delta, clip_count, update_bias, update_weights, weight_delta
 
-__all__ = ["Forward", "sample_layer", "signed_sum", "forward", "backward", "update"]
+__all__ = ["Forward", "sample_layer", "signed_sum", "forward", "backward", "update",
+           "update_clips"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,13 @@ def backward(signs, delta, scale, mask_low, cfg):
     return np.where(np.asarray(mask_low) != 0, e, 0)
 
 
+def _update_draws(x, draws, cfg):
+    """``(quant, rho)`` of an update: precomputed entries of ``draws`` when present."""
+    quant = draws["quant"] if "quant" in draws else quantize(x, draws["q"], cfg)
+    rho = draws["rho"] if "rho" in draws else pe_random(draws["u2"], draws["v2"])
+    return quant, rho
+
+
 def update(w, b, delta, x, draws, cfg):
     """Section 8: new ``(w, b)`` from the layer's error ``δ`` (M,) and input ``x`` (N,).
 
@@ -94,7 +102,13 @@ def update(w, b, delta, x, draws, cfg):
     Precomputed ``quant = quantize(x, q)`` and ``rho = pe_random(u2, v2)`` entries are used when
     present (:func:`fewmul.golden.mlp.step_draws_block` hoists them out of the step loop).
     """
-    quant = draws["quant"] if "quant" in draws else quantize(x, draws["q"], cfg)
-    rho = draws["rho"] if "rho" in draws else pe_random(draws["u2"], draws["v2"])
+    quant, rho = _update_draws(x, draws, cfg)
     return (update_weights(w, delta, quant, rho, cfg),
             update_bias(b, delta, draws["v2"], cfg))
+
+
+def update_clips(w, b, delta, x, draws, cfg):
+    """How many weight and bias updates of :func:`update` (same arguments) saturate."""
+    quant, rho = _update_draws(x, draws, cfg)
+    return (clip_count(w, weight_delta(delta, quant, rho, cfg), cfg.weight_bits)
+            + clip_count(b, bias_delta(delta, draws["v2"], cfg), cfg.weight_bits))

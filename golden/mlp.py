@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layer import backward, forward, sample_layer, update
+from .layer import backward, forward, sample_layer, update, update_clips
 from .loss import output_error
 from .quantizer import Quantized, quantize
 from .rng import Stream
@@ -63,15 +63,18 @@ def init_network(cfg, seed=None, init_range=INIT_RANGE):
     return Network(weights, biases)
 
 
-def train_step(net, x, label, streams, cfg):
+def train_step(net, x, label, streams, cfg, clips=None):
     """One online training step on one sample (``docs/datapath.md`` section 9); updates ``net``.
 
     ``x``: encoded input, int64 ``(N_0,)`` in [0, 2^F); ``label``: the class index;
     ``streams``: the run's :class:`~fewmul.golden.rng.StreamSet` (advanced by exactly one step's
     draws, section 6). Returns the output scores ``y`` (int64, ``(M_{L-1},)``) computed with the
     step's sampled signs before the update (what training accuracy counts).
+
+    ``clips``: optional per-layer list; ``clips[l]`` grows by the step's saturating weight and
+    bias updates of layer ``l`` (the twin of the engine's ``clips`` counters).
     """
-    return step_with_draws(net, x, label, streams.step_draws(cfg), cfg)
+    return step_with_draws(net, x, label, streams.step_draws(cfg), cfg, clips)
 
 
 def step_draws_block(streams, cfg, steps, first_inputs=None):
@@ -139,7 +142,7 @@ def train_epoch(net, X, labels, streams, cfg, block=64, fast=True):
     return scores
 
 
-def step_with_draws(net, x, label, draws, cfg):
+def step_with_draws(net, x, label, draws, cfg, clips=None):
     """:func:`train_step` with the step's draws given (a list of per-layer dicts)."""
     last = cfg.n_layers - 1
     signs = [sample_layer(w, d, cfg) for w, d in zip(net.weights, draws, strict=True)]
@@ -155,8 +158,11 @@ def step_with_draws(net, x, label, draws, cfg):
         deltas[layer - 1] = backward(signs[layer], deltas[layer], cfg.scales[layer],
                                      outs[layer - 1].mask, cfg)
     for layer in range(cfg.n_layers):
-        net.weights[layer], net.biases[layer] = update(
-            net.weights[layer], net.biases[layer], deltas[layer], inputs[layer], draws[layer], cfg)
+        args = (net.weights[layer], net.biases[layer], deltas[layer], inputs[layer], draws[layer],
+                cfg)
+        if clips is not None:
+            clips[layer] += update_clips(*args)
+        net.weights[layer], net.biases[layer] = update(*args)
     return outs[last].y
 
 

@@ -179,3 +179,26 @@ def test_train_resolves_the_tuned_initial_range():
         result = train(default_config(weights=weights), TrainOptions(dataset="iris", epochs=1),
                        dataset=ds)
         assert result["config"]["init_range"] == default_init_range(weights)
+
+
+def test_clip_count_counts_updates_that_leave_the_range():
+    from fewmul.golden.update import clip_count
+    hi, lo = (1 << 7) - 1, -(1 << 7)
+    assert clip_count([hi, lo, 0, hi, lo], [1, -1, 5, 0, 0], 8) == 2
+    assert clip_count([hi - 1, lo + 1], [2, -2], 8) == 2
+    assert clip_count([hi - 1, lo + 1], [1, -1], 8) == 0
+
+
+def test_train_step_counts_clips_without_changing_the_step(digits):
+    cfg = Config(weight_bits=6, lr_shift=3)            # coarse weights: updates hit the rails
+    x, y = digits.x_train[:40], digits.y_train[:40]
+    net, counted = mlp.init_network(cfg, init_range=1.0), mlp.init_network(cfg, init_range=1.0)
+    streams, streams2 = StreamSet(cfg.seed), StreamSet(cfg.seed)
+    clips = [0] * cfg.n_layers
+    for k in range(len(y)):
+        mlp.train_step(net, x[k], int(y[k]), streams, cfg)
+        mlp.train_step(counted, x[k], int(y[k]), streams2, cfg, clips)
+    for a, b in zip(net.weights + net.biases, counted.weights + counted.biases, strict=True):
+        assert np.array_equal(a, b)
+    sizes = [m * (n + 1) for n, m in zip(cfg.layers[:-1], cfg.layers[1:], strict=True)]
+    assert all(0 < c <= len(y) * s for c, s in zip(clips, sizes, strict=True)), clips
