@@ -65,7 +65,7 @@ from amaranth.lib.wiring import In, Out
 from ..config import Config
 from .pe import PE
 from .quantizer import Quantizer
-from .update import UpdateStep, saturating_add, step_width
+from .update import UpdateRound, UpdateShift, saturating_add
 
 __all__ = ["Op", "PEArray", "array_members", "command_layout", "result_layout", "acc_width",
            "grad_width", "tree_depth"]
@@ -170,9 +170,11 @@ class PEArray(wiring.Component):
     samples its sign with one XOR and one compare; forward products are reduced along each row
     and backward products along each column by registered binary adder trees (one level per
     cycle). Each column's weights form a shift chain closed through a *column unit* (a
-    :class:`~fewmul.hw.quantizer.Quantizer`, an :class:`~fewmul.hw.update.UpdateStep` with its
-    barrel shifter, and a saturating adder): UPDATE, LOAD and READ move rows through it one per
-    cycle, so the ``R x C`` PEs need no shifter and no adder of their own. Results go through a
+    :class:`~fewmul.hw.quantizer.Quantizer`, the two halves of
+    :class:`~fewmul.hw.update.UpdateStep` (:class:`~fewmul.hw.update.UpdateShift` with its
+    barrel shifter, :class:`~fewmul.hw.update.UpdateRound`) with a register after each, and a
+    saturating adder): UPDATE, LOAD and READ move rows through it one per cycle, so the
+    ``R x C`` PEs need no shifter and no adder of their own. Results go through a
     FIFO sized so that the datapath never stalls; commands are refused while it could overflow.
     """
 
@@ -218,8 +220,10 @@ class PEArray(wiring.Component):
 
     @property
     def update_cycles(self):
-        """Cycles a handshaken UPDATE keeps ``cmd.ready`` low: one row per cycle plus 3."""
-        return self.rows + 3
+        """Cycles from an UPDATE's handshake to the next command's earliest handshake: the
+        handshake, ``R`` rows selected one per cycle, then the shift, round and write stages
+        of the last row (``cmd.ready`` is low in between)."""
+        return self.rows + 4
 
     @property
     def fifo_depth(self):
@@ -250,13 +254,15 @@ class PEArray(wiring.Component):
         v_r = [Signal(cfg.rand_bits, name=f"v_{i}", reset_less=True) for i in range(rows)]
         det_r = Signal(reset_less=True)
         is_fb = (cmd.op == Op.FORWARD) | (cmd.op == Op.BACKWARD)
-        with m.If(accept & is_fb):
-            m.d.sync += det_r.eq(cmd.deterministic)
-            for j in range(cols):
-                m.d.sync += [x_r[j].eq(cmd.x[j]), xn_r[j].eq(-cmd.x[j]), u_r[j].eq(cmd.u[j])]
-            for i in range(rows):
-                m.d.sync += [d_r[i].eq(cmd.delta[i]), dn_r[i].eq(-cmd.delta[i]),
-                             v_r[i].eq(cmd.v[i])]
+        # Loaded every cycle, accepted or not: what follows a cycle without a FORWARD/BACKWARD
+        # is flagged invalid by the valid pipeline. No enable, so the handshake (which depends
+        # on the FIFO level) does not fan out to these registers.
+        m.d.sync += det_r.eq(cmd.deterministic)
+        for j in range(cols):
+            m.d.sync += [x_r[j].eq(cmd.x[j]), xn_r[j].eq(-cmd.x[j]), u_r[j].eq(cmd.u[j])]
+        for i in range(rows):
+            m.d.sync += [d_r[i].eq(cmd.delta[i]), dn_r[i].eq(-cmd.delta[i]),
+                         v_r[i].eq(cmd.v[i])]
 
         # -- the PE grid and its column shift chains ------------------------------------------
         rotate = Signal()
@@ -300,8 +306,7 @@ class PEArray(wiring.Component):
                     for j in range(cols)]
         is_row = (cmd.op == Op.LOAD) | (cmd.op == Op.READ)
         m.d.sync += [row_op.eq(accept & is_row), row_read.eq(cmd.op == Op.READ)]
-        with m.If(accept & (cmd.op == Op.LOAD)):
-            m.d.sync += [load_row[j].eq(cmd.weights[j]) for j in range(cols)]
+        m.d.sync += [load_row[j].eq(cmd.weights[j]) for j in range(cols)]     # used if row_op
 
         # -- UPDATE: quantize once, then one row per cycle through the column units ------------
         neg_r = [Signal(name=f"q_negative_{j}", reset_less=True) for j in range(cols)]
@@ -315,29 +320,47 @@ class PEArray(wiring.Component):
         v2_r = [Signal(cfg.rand_bits, name=f"v2_{i}", reset_less=True) for i in range(rows)]
         lr_r = Signal.like(self.lr_offset, name="upd_lr_offset", reset_less=True)
         is_update = cmd.op == Op.UPDATE
+        # Loaded in every cycle the column units are idle (an UPDATE is accepted only then) and
+        # held while they work: the enable is ~busy, from registers only. The quantizers work
+        # in the cycle after the handshake, from the issue registers x_r (loaded every cycle)
+        # and q_r, and their outputs are kept from then on (update_started).
+        busy = Signal()
+        update_started = Signal()
+        m.d.sync += update_started.eq(accept & is_update)
+        q_r = [Signal(cfg.rand_bits, name=f"q_{j}", reset_less=True) for j in range(cols)]
         for j in range(cols):
             quantizer = Quantizer(cfg)
             m.submodules[f"quantizer_{j}"] = quantizer
-            m.d.comb += [quantizer.x.eq(cmd.x[j]), quantizer.rand.eq(cmd.q[j])]
-            with m.If(accept & is_update):
+            m.d.sync += q_r[j].eq(cmd.q[j])
+            m.d.comb += [quantizer.x.eq(x_r[j]), quantizer.rand.eq(q_r[j])]
+            with m.If(update_started):
                 m.d.sync += [neg_r[j].eq(quantizer.negative), shift_r[j].eq(quantizer.shift),
-                             zero_r[j].eq(quantizer.is_zero), u2_r[j].eq(cmd.u2[j])]
-        with m.If(accept & is_update):
+                             zero_r[j].eq(quantizer.is_zero)]
+            with m.If(~busy):
+                m.d.sync += u2_r[j].eq(cmd.u2[j])
+        with m.If(~busy):
             m.d.sync += lr_r.eq(self.lr_offset)
             m.d.sync += [ud_r[i].eq(cmd.delta[i]) for i in range(rows)]
             m.d.sync += [v2_r[i].eq(cmd.v2[i]) for i in range(rows)]
 
+        # Column-unit pipeline, one row per cycle: select (δ, -δ, v' of row 0 of the chains),
+        # shift (sign flip and barrel shift per column), round (compare and add), write
+        # (saturating add into the top of the column chain).
         selecting = Signal()                                     # row counter running
         row_index = Signal(range(rows))
         sel_valid = Signal()
         sel_delta = Signal(signed(cfg.err_bits), reset_less=True)
+        sel_delta_neg = Signal(signed(cfg.err_bits + 1), reset_less=True)
         sel_v2 = Signal(cfg.rand_bits, reset_less=True)
+        shifted_valid = Signal()
+        shifted_v2 = Signal(cfg.rand_bits, reset_less=True)
         step_valid = Signal()
-        m.d.sync += [sel_valid.eq(selecting), step_valid.eq(sel_valid)]
+        m.d.sync += [sel_valid.eq(selecting), shifted_valid.eq(sel_valid),
+                     step_valid.eq(shifted_valid), shifted_v2.eq(sel_v2)]
         with m.If(accept & is_update):
             m.d.sync += [selecting.eq(1), row_index.eq(0)]
         with m.If(selecting):
-            m.d.sync += [sel_delta.eq(ud_r[0]), sel_v2.eq(v2_r[0])]
+            m.d.sync += [sel_delta.eq(ud_r[0]), sel_delta_neg.eq(-ud_r[0]), sel_v2.eq(v2_r[0])]
             m.d.sync += [ud_r[i].eq(ud_r[i + 1]) for i in range(rows - 1)]
             m.d.sync += [v2_r[i].eq(v2_r[i + 1]) for i in range(rows - 1)]
             m.d.sync += row_index.eq(row_index + 1)
@@ -345,13 +368,19 @@ class PEArray(wiring.Component):
                 m.d.sync += selecting.eq(0)
         steps = []
         for j in range(cols):
-            unit = UpdateStep(cfg)
-            m.submodules[f"update_step_{j}"] = unit
-            step = Signal(signed(step_width(cfg)), name=f"step_{j}", reset_less=True)
-            m.d.comb += [unit.delta.eq(sel_delta), unit.negative.eq(neg_r[j]),
-                         unit.shift.eq(shift_r[j]), unit.is_zero.eq(zero_r[j]),
-                         unit.rand.eq(u2_r[j] ^ sel_v2), unit.lr_offset.eq(lr_r)]
-            m.d.sync += step.eq(unit.step)
+            shift_unit, round_unit = UpdateShift(cfg), UpdateRound(cfg)
+            m.submodules[f"update_shift_{j}"] = shift_unit
+            m.submodules[f"update_round_{j}"] = round_unit
+            whole = Signal.like(shift_unit.whole, name=f"whole_{j}", reset_less=True)
+            fraction = Signal.like(shift_unit.fraction, name=f"fraction_{j}", reset_less=True)
+            step = Signal.like(round_unit.step, name=f"step_{j}", reset_less=True)
+            m.d.comb += [shift_unit.value.eq(Mux(neg_r[j], sel_delta_neg, sel_delta)),
+                         shift_unit.shift.eq(shift_r[j]), shift_unit.lr_offset.eq(lr_r)]
+            m.d.sync += [whole.eq(shift_unit.whole), fraction.eq(shift_unit.fraction)]
+            m.d.comb += [round_unit.whole.eq(whole), round_unit.fraction.eq(fraction),
+                         round_unit.rand.eq(u2_r[j] ^ shifted_v2),
+                         round_unit.is_zero.eq(zero_r[j])]
+            m.d.sync += step.eq(round_unit.step)
             steps.append(step)
 
         # -- the column units close the chains -------------------------------------------------
@@ -386,7 +415,7 @@ class PEArray(wiring.Component):
         produces = is_fb | (cmd.op == Op.READ)
         m.d.sync += in_flight.eq(in_flight + (accept & produces) - fifo.w_en)
         room = fifo.level + in_flight < self.fifo_depth
-        busy = selecting | sel_valid | step_valid
+        m.d.comb += busy.eq(selecting | sel_valid | shifted_valid | step_valid)
         fb_pending = valid.any()
         with m.If(~busy):
             with m.Switch(cmd.op):

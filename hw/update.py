@@ -15,7 +15,8 @@ from amaranth.lib.wiring import In, Out
 from ._checks import check_config
 from .shifter import Shifter
 
-__all__ = ["UpdateStep", "WeightUpdate", "STEP_INPUTS", "step_width", "saturating_add"]
+__all__ = ["UpdateShift", "UpdateRound", "UpdateStep", "WeightUpdate", "STEP_INPUTS",
+           "step_width", "saturating_add"]
 
 
 def step_width(cfg):
@@ -39,9 +40,103 @@ def _quant_ports(cfg):
 STEP_INPUTS = ("delta", "negative", "shift", "is_zero", "rand", "lr_offset")
 
 
+class UpdateShift(wiring.Component):
+    """First half of :class:`UpdateStep`: the barrel shift of the sign-flipped error.
+
+    Ports
+    -----
+    value : In(signed(err_bits + 1))
+        ``d = -δ if negative else δ`` (``-(-2^(E-1))`` needs the extra bit).
+    shift : In(range(max_shift + 1)), lr_offset : In(range(lr_range + 1))
+        The quantizer's shift and the run-time learning-rate offset.
+    whole : Out(signed(err_bits + 1)), fraction : Out(rand_bits)
+        ``wide = (d << B) >> (update_base_shift + lr_offset + shift)``, ``whole = wide >> B``,
+        ``fraction = wide & (2^B - 1)``.
+
+    Latency 0 (combinational). The array registers ``whole`` and ``fraction`` before
+    :class:`UpdateRound` (one pipeline stage each); :class:`UpdateStep` composes the two
+    without a register, and its formal proof covers the composition.
+    """
+
+    latency = 0
+
+    def __init__(self, cfg):
+        self._cfg = check_config(cfg)
+        super().__init__({
+            "value": In(signed(cfg.err_bits + 1)),
+            "shift": In(range(cfg.max_shift + 1)),
+            "lr_offset": In(range(cfg.lr_range + 1)),
+            "whole": Out(signed(cfg.err_bits + 1)),
+            "fraction": Out(cfg.rand_bits),
+        })
+
+    @property
+    def cfg(self):
+        return self._cfg
+
+    def elaborate(self, platform):
+        cfg = self._cfg
+        m = Module()
+        m.submodules.shifter = shifter = Shifter(width=cfg.err_bits + 1,
+                                                 max_shift=cfg.update_max_shift,
+                                                 frac_bits=cfg.rand_bits)
+        m.d.comb += [
+            shifter.value.eq(self.value),
+            shifter.shift.eq(cfg.update_base_shift + self.lr_offset + self.shift),
+            self.whole.eq(shifter.whole),
+            self.fraction.eq(shifter.fraction),
+        ]
+        return m
+
+
+class UpdateRound(wiring.Component):
+    """Second half of :class:`UpdateStep`: rounding of the shifted error to a step.
+
+    Ports
+    -----
+    whole : In(signed(err_bits + 1)), fraction : In(rand_bits)
+        From :class:`UpdateShift`.
+    rand : In(rand_bits)
+        ``ρ[i, j]``; ignored by nearest rounding.
+    is_zero : In(1)
+        ``Q(x[j])`` is zero: the step is 0.
+    step : Out(signed(step_width(cfg)))
+        ``whole + up`` with ``up = ρ < fraction`` (stochastic) or ``fraction >= 2^(B-1)``
+        (nearest); 0 where ``is_zero``.
+
+    Latency 0 (combinational).
+    """
+
+    latency = 0
+
+    def __init__(self, cfg):
+        self._cfg = check_config(cfg)
+        super().__init__({
+            "whole": In(signed(cfg.err_bits + 1)),
+            "fraction": In(cfg.rand_bits),
+            "rand": In(cfg.rand_bits),
+            "is_zero": In(1),
+            "step": Out(signed(step_width(cfg))),
+        })
+
+    @property
+    def cfg(self):
+        return self._cfg
+
+    def elaborate(self, platform):
+        m = Module()
+        up = Signal()
+        if self._cfg.update_rounding == "stochastic":
+            m.d.comb += up.eq(self.rand < self.fraction)
+        else:
+            m.d.comb += up.eq(self.fraction[-1])                      # fraction >= 2^(B-1)
+        m.d.comb += self.step.eq(Mux(self.is_zero, 0, self.whole + up))
+        return m
+
+
 class UpdateStep(wiring.Component):
     """Combinational rounded update step ``round(δ Q(x) 2^-(lr_shift + lr_offset))`` in weight
-    units.
+    units: the sign flip, then :class:`UpdateShift` and :class:`UpdateRound`.
 
     Parameters
     ----------
@@ -79,21 +174,18 @@ class UpdateStep(wiring.Component):
     def elaborate(self, platform):
         cfg = self._cfg
         m = Module()
-        bits = cfg.rand_bits
-        m.submodules.shifter = shifter = Shifter(width=cfg.err_bits + 1,
-                                                 max_shift=cfg.update_max_shift, frac_bits=bits)
-        flipped = Signal(signed(cfg.err_bits + 1))                    # -(-2^(E-1)) needs E+1
+        m.submodules.shift = shift = UpdateShift(cfg)
+        m.submodules.round = round_ = UpdateRound(cfg)
         m.d.comb += [
-            flipped.eq(Mux(self.negative, -self.delta, self.delta)),
-            shifter.value.eq(flipped),
-            shifter.shift.eq(cfg.update_base_shift + self.lr_offset + self.shift),
+            shift.value.eq(Mux(self.negative, -self.delta, self.delta)),
+            shift.shift.eq(self.shift),
+            shift.lr_offset.eq(self.lr_offset),
+            round_.whole.eq(shift.whole),
+            round_.fraction.eq(shift.fraction),
+            round_.rand.eq(self.rand),
+            round_.is_zero.eq(self.is_zero),
+            self.step.eq(round_.step),
         ]
-        up = Signal()
-        if cfg.update_rounding == "stochastic":
-            m.d.comb += up.eq(self.rand < shifter.fraction)
-        else:
-            m.d.comb += up.eq(shifter.fraction[-1])                  # fraction >= 2^(B-1)
-        m.d.comb += self.step.eq(Mux(self.is_zero, 0, shifter.whole + up))
         return m
 
 
@@ -129,10 +221,16 @@ class WeightUpdate(wiring.Component):
 
 
 def saturating_add(m, weight, step, bits):
-    """``sat(weight + step, bits)`` as a signal of ``m`` (one adder and a clamp, never wraps)."""
+    """``sat(weight + step, bits)`` as a signal of ``m`` (one adder and a clamp, never wraps).
+
+    The sum is in range exactly when its bits from ``bits - 1`` up are all equal (a
+    sign-extension check: a few LUTs, no comparator carry chain after the adder).
+    """
     total = Signal(signed(max(bits, len(step)) + 1))
     m.d.comb += total.eq(weight + step)
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    top = total[bits - 1:]
+    in_range = (top == 0) | (top == (1 << len(top)) - 1)
     result = Signal(signed(bits))
-    m.d.comb += result.eq(Mux(total > hi, hi, Mux(total < lo, lo, total)))
+    m.d.comb += result.eq(Mux(in_range, total[:bits], Mux(total[-1], lo, hi)))
     return result

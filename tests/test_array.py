@@ -26,7 +26,7 @@ def test_rejects_bad_parameters():
 def test_properties():
     dut = PEArray(Config(array_rows=4, array_cols=8))
     assert (dut.rows, dut.cols, dut.tree_depth) == (4, 8, 3)
-    assert dut.latency == 3 + 3 + 1 and dut.read_latency == 3 and dut.update_cycles == 7
+    assert dut.latency == 3 + 3 + 1 and dut.read_latency == 3 and dut.update_cycles == 4 + 4
     assert dut.throughput == 1 and PE(dut.cfg).latency == 1
     assert [tree_depth(n) for n in (1, 2, 3, 4, 5, 32)] == [0, 1, 2, 2, 3, 5]
     assert [m for m in dut.signature.members] == ["cmd", "lr_offset", "result", "idle"]

@@ -6,13 +6,13 @@ from amaranth.hdl import unsigned
 from amaranth.lib.wiring import In
 
 from fewmul.config import Config
-from fewmul.hw.update import UpdateStep, WeightUpdate, step_width
+from fewmul.hw.update import UpdateRound, UpdateShift, UpdateStep, WeightUpdate, step_width
 from fewmul.sim.runner import run_testbench
 
 from .conftest import SIMULATORS
 
 
-@pytest.mark.parametrize("component", [UpdateStep, WeightUpdate])
+@pytest.mark.parametrize("component", [UpdateStep, WeightUpdate, UpdateShift, UpdateRound])
 def test_rejects_bad_parameters(component):
     with pytest.raises(ValueError) as info:
         component(8)
@@ -23,11 +23,14 @@ def test_step_width():
     cfg = Config()                                   # update_base_shift = 12 + 6 - 15 = 3
     assert step_width(cfg) == 14
     assert UpdateStep(cfg).latency == 0 and WeightUpdate(cfg).latency == 0
+    assert UpdateShift(cfg).latency == 0 and UpdateRound(cfg).latency == 0
+    assert len(UpdateRound(cfg).step) == 14 and len(UpdateShift(cfg).whole) == cfg.err_bits + 1
 
 
 @pytest.mark.parametrize("lr_range, width", [(0, 0), (1, 1), (3, 2), (4, 3)])
 def test_lr_offset_port_covers_lr_range(lr_range, width):
-    for dut in (UpdateStep(Config(lr_range=lr_range)), WeightUpdate(Config(lr_range=lr_range))):
+    cfg = Config(lr_range=lr_range)
+    for dut in (UpdateStep(cfg), WeightUpdate(cfg), UpdateShift(cfg)):
         assert dut.lr_offset.shape() == unsigned(width)
         assert dut.signature.members["lr_offset"].flow == In
 
