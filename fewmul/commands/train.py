@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from fewmul.config import ACTIVATIONS, QUANTIZER_MODES, SAMPLING_MODES, Config
+from fewmul.config import ACTIVATIONS, FRACTION_MODES, QUANTIZER_MODES, SAMPLING_MODES, Config
 from fewmul.golden import data as datasets
 from fewmul.golden.mlp import INIT_RANGE
 
@@ -229,7 +229,8 @@ def _config(args):
     changes = dict(layers=(defaults.layers[0], *args.hidden, defaults.layers[-1]),
                    sampling=args.sampling, seed=args.seed, weight_bits=args.weight_bits,
                    lr_shift=args.lr_shift, lr_range=args.lr_range, rand_bits=args.rand_bits,
-                   activation=args.activation, quantizer=args.quantizer)
+                   activation=args.activation, quantizer=args.quantizer,
+                   update_fraction=args.update_fraction)
     if args.weights != "float":
         changes["weights"] = args.weights
     return defaults.replace(**changes)
@@ -261,6 +262,9 @@ def add_parser(sub):
                         "accepts (default: %(default)s)")
     p.add_argument("--rand-bits", type=int, default=defaults.rand_bits,
                    help="bits of every random draw (default: %(default)s)")
+    p.add_argument("--update-fraction", choices=FRACTION_MODES, default=defaults.update_fraction,
+                   help="fraction bits of the update's shift: truncate (the hardware) or round "
+                        "(golden model only; default: %(default)s)")
     p.add_argument("--init-range", type=float, default=None,
                    help="initial weights uniform in [-R, R] (default: "
                         + ", ".join(f"{v} for {k}" for k, v in INIT_RANGES.items()) + ")")
