@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .fixed import align
 from .layer import backward, forward, sample_layer, update, update_clips
 from .loss import output_error
-from .quantizer import Quantized, quantize
+from .quantizer import Quantized, leading_one, quantize
 from .rng import Stream
 from .sampler import pe_random
 
@@ -210,11 +211,11 @@ def predict_float(net, X, cfg):
 # :func:`step_with_draws` (``tests/test_golden_mlp.py`` checks it on several configurations).
 
 def _exact_in_float(cfg):
-    """Whether the fast path is exact for ``cfg`` (every update value has at most 52 significant
-    bits) and its quantizer table small."""
-    table = (2 * cfg.act_one + 1) << (cfg.rand_bits if cfg.quantizer == "stochastic" else 0)
-    return (cfg.err_bits + cfg.update_base_shift + cfg.max_shift + cfg.rand_bits + 1 <= 52
-            and table <= 1 << 21)
+    """Whether the fast path is exact for ``cfg``: the update ``d 2^-S + rho' 2^-B`` (``|d| <
+    2^(err_bits-1)``, ``S <= update_base_shift + max_shift``, ``rho'`` a multiple of 2^-1) is a
+    multiple of ``2^-max(S, B + 1)`` below ``2^err_bits``, so it needs at most that many bits."""
+    lowest = max(cfg.update_base_shift + cfg.max_shift, cfg.rand_bits + 1)
+    return cfg.err_bits + lowest + 1 <= 52 and cfg.weight_bits <= 52
 
 
 def _sign_threshold(r, cfg):
@@ -259,21 +260,35 @@ class _FastEpoch:
         self.x_off = 1 << f                     # activations and inputs: [-2^F, 2^F]
         xs = np.arange(-self.x_off, self.x_off + 1, dtype=np.int64)
         self.q_stochastic = cfg.quantizer == "stochastic"
-        if self.q_stochastic:
+        self.q_split = self.q_stochastic and len(xs) << bits > 1 << 21
+        if self.q_split:
+            # Large draws: per value, the factors rounded down (q = 2^B - 1: never up) and up
+            # (q = 0), and the bound T with up = q < T (section 4: T = align(frac, e, B)).
+            self.q_table = self._factor(quantize(xs, np.full_like(xs, (1 << bits) - 1), cfg))
+            self.q_up = self._factor(quantize(xs, np.zeros_like(xs), cfg))
+            a = np.abs(xs)
+            e = np.maximum(leading_one(a), 0)
+            self.q_bound = align(a - (np.int64(1) << e), e, bits)
+        elif self.q_stochastic:
             qs = np.arange(1 << bits, dtype=np.int64)
-            quant = quantize(np.repeat(xs, len(qs)), np.tile(qs, len(xs)), cfg)
+            self.q_table = self._factor(quantize(np.repeat(xs, len(qs)), np.tile(qs, len(xs)),
+                                                 cfg))      # flat: (x + x_off) << bits | q
         else:
-            quant = quantize(xs, np.zeros_like(xs), cfg)
-        factor = np.ldexp(1.0, -(self.base + quant.shift))
-        factor = np.where(quant.is_zero, 0.0, np.where(quant.negative, -factor, factor))
-        self.q_table = factor                       # flat: index (x + x_off) << bits | q
+            self.q_table = self._factor(quantize(xs, np.zeros_like(xs), cfg))
         self.q_bits = bits if self.q_stochastic else 0
         b_shift = wf - f
         self.bias_shift = b_shift
 
+    def _factor(self, quant):
+        """The update factor ``sign(x) 2^-(base + shift)`` of a quantizer output (0 for zero)."""
+        factor = np.ldexp(1.0, -(self.base + quant.shift))
+        return np.where(quant.is_zero, 0.0, np.where(quant.negative, -factor, factor))
+
     def quant_factor(self, x, q):
         """Update factors of layer inputs ``x`` (float or int, any shape) with draws ``q``."""
         idx = np.asarray(x, dtype=np.int64) + self.x_off
+        if self.q_split:
+            return np.where(q < self.q_bound[idx], self.q_up[idx], self.q_table[idx])
         if self.q_stochastic:
             idx = (idx << self.q_bits) | q
         return self.q_table[idx]

@@ -61,7 +61,9 @@ def test_train_step_consumes_section_6_counts(digits):
                                      dict(weights="ternary", weight_bits=5,
                                           update_fraction="round"),
                                      dict(update_fraction="round", update_rounding="nearest",
-                                          weight_bits=6)])
+                                          weight_bits=6),
+                                     dict(weights="ternary", weight_bits=5, rand_bits=16,
+                                          lr_shift=6)])
 def test_train_epoch_is_bit_identical_to_single_steps(digits, changes):
     cfg = CFG.replace(**changes)
     assert mlp._exact_in_float(cfg)          # train_epoch takes its float64 fast path
