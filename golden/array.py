@@ -15,9 +15,10 @@ import numpy as np
 
 from .quantizer import quantize
 from .sampler import pe_random, sample_signs
-from .update import update_weights
+from .update import clip_count, update_weights, weight_delta
 
-__all__ = ["tile_signs", "forward_partial", "backward_partial", "update_tile", "at_lr_offset",
+__all__ = ["tile_signs", "forward_partial", "backward_partial", "update_tile",
+           "update_tile_clips", "at_lr_offset",
            "ArrayModel", "OPS"]
 
 #: Operation names, in the order of ``fewmul.hw.array.Op``'s values.
@@ -62,6 +63,13 @@ def update_tile(w, delta, x, q, u2, v2, cfg, lr_offset=0):
                           at_lr_offset(cfg, lr_offset))
 
 
+def update_tile_clips(w, delta, x, q, u2, v2, cfg, lr_offset=0):
+    """How many weights of :func:`update_tile` (same arguments) saturate."""
+    step = weight_delta(delta, quantize(x, q, cfg), pe_random(u2, v2),
+                        at_lr_offset(cfg, lr_offset))
+    return clip_count(w, step, cfg.weight_bits)
+
+
 class ArrayModel:
     """Transaction-level model of the array: a stored tile and the five commands.
 
@@ -73,6 +81,7 @@ class ArrayModel:
 
     def __init__(self, cfg, weights=None):
         self.cfg = cfg
+        self.clips = 0                        # saturating weight updates so far (``clips``)
         shape = (cfg.array_rows, cfg.array_cols)
         self.weights = (np.zeros(shape, dtype=np.int64) if weights is None
                         else np.asarray(weights, dtype=np.int64).reshape(shape).copy())
@@ -92,8 +101,10 @@ class ArrayModel:
             return {"op": op,
                     "grad": backward_partial(w, cmd["delta"], cmd["u"], cmd["v"], cfg, det)}
         if op == "UPDATE":
-            self.weights = update_tile(w, cmd["delta"], cmd["x"], cmd["q"], cmd["u2"], cmd["v2"],
-                                       cfg, cmd.get("lr_offset", 0))
+            args = (w, cmd["delta"], cmd["x"], cmd["q"], cmd["u2"], cmd["v2"], cfg,
+                    cmd.get("lr_offset", 0))
+            self.clips += update_tile_clips(*args)
+            self.weights = update_tile(*args)
             return None
         if op == "LOAD":
             self._rotate(np.asarray(cmd["weights"], dtype=np.int64))

@@ -10,6 +10,12 @@ Port list (stable; ``hw/baseline.py`` and the board tops mirror it)
     result    : Out(stream.Signature(result_layout(cfg))) one result per FORWARD/BACKWARD/READ
     idle      : Out(1)                                     no command in progress or in flight
 
+``PEArray`` also has ``clips : Out(range(C + 1))``: how many weights of the row written in the
+previous cycle saturated (``w + step`` outside the ``weight_bits`` range; 0 unless an UPDATE
+writes), what the training engine's per-layer saturation counters add up (twin:
+``fewmul.golden.array.update_tile_clips``). The multiplier baseline, which no engine drives,
+has no such port.
+
 ``lr_offset`` sets the learning rate of UPDATE to ``2^-(lr_shift + lr_offset)``,
 ``0 <= lr_offset <= cfg.lr_range`` (``cfg.lr_shifts``), bit-identical to the golden model at
 ``cfg.replace(lr_shift=cfg.lr_shift + lr_offset)``. It is held constant while an UPDATE runs
@@ -182,7 +188,7 @@ class PEArray(wiring.Component):
         if not isinstance(cfg, Config):
             raise ValueError(f"cfg must be a fewmul.config.Config, not {cfg!r}")
         self._cfg = cfg
-        super().__init__(array_members(cfg))
+        super().__init__({**array_members(cfg), "clips": Out(range(cfg.array_cols + 1))})
 
     @property
     def cfg(self):
@@ -385,10 +391,13 @@ class PEArray(wiring.Component):
 
         # -- the column units close the chains -------------------------------------------------
         m.d.comb += rotate.eq(row_op | step_valid)
+        clipped = []
         for j in range(cols):
             updated = saturating_add(m, row0[j], steps[j], cfg.weight_bits)
             m.d.comb += top_in[j].eq(Mux(step_valid, updated,
                                          Mux(row_read, row0[j], load_row[j])))
+            clipped.append(step_valid & (row0[j] + steps[j] != updated))
+        m.d.sync += self.clips.eq(sum(clipped))     # saturation events of the row just written
 
         # -- output FIFO: F/B results from the trees, READ rows from the chain ----------------
         m.submodules.fifo = fifo = SyncFIFOBuffered(width=result_layout(cfg).size,

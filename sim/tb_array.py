@@ -143,6 +143,7 @@ class ArrayTestbench:
         self.model = ArrayModel(self.cfg)
         self.scoreboard = Scoreboard("array", dut._log)
         self.accepted = []
+        self.clips = 0                        # the array's saturation events, summed
         self.cycle = 0
         self.accept_cycles = []
         self.result_cycles = []
@@ -172,6 +173,7 @@ class ArrayTestbench:
             self.monitor.drive()
             await ReadOnly()
             accepted = int(dut.cmd__valid.value) and int(dut.cmd__ready.value)
+            self.clips += int(dut.clips.value)
             command = self.driver.sample(accepted)
             if command is not None:
                 self.accepted.append(command)
@@ -185,6 +187,11 @@ class ArrayTestbench:
             if self.driver.done and len(self.monitor.results) - before >= expected:
                 break
         dut.cmd__valid.value = 0
+        for _ in range(self.cfg.array_rows + 8):      # a last UPDATE may still write its rows
+            await ReadOnly()
+            self.clips += int(dut.clips.value)
+            await FallingEdge(dut.clk)
+            self.cycle += 1
         self.score(commands, self.monitor.results[before:])
 
     def score(self, commands, results):
@@ -203,6 +210,10 @@ class ArrayTestbench:
             {"index": np.array(keys), "op": np.array([stim[k] for k in keys])},
             {"match": np.array([got_rows[k] == want_rows[k] for k in keys], dtype=np.int64)},
             {"match": np.ones(len(keys), dtype=np.int64)})
+        # The saturation events of every UPDATE so far (the run drains the last one's rows).
+        self.scoreboard.compare({"index": np.array([len(self.accepted)])},
+                                {"clips": np.array([self.clips])},
+                                {"clips": np.array([self.model.clips])})
         # Commands without a result (UPDATE, LOAD) are checked through later READs/FORWARDs;
         # count them as checked transactions too.
         self.scoreboard.checked += len(commands) - len(want)

@@ -29,7 +29,8 @@ def test_properties():
     assert dut.latency == 3 + 3 + 1 and dut.read_latency == 3 and dut.update_cycles == 4 + 4
     assert dut.throughput == 1 and PE(dut.cfg).latency == 1
     assert [tree_depth(n) for n in (1, 2, 3, 4, 5, 32)] == [0, 1, 2, 2, 3, 5]
-    assert [m for m in dut.signature.members] == ["cmd", "lr_offset", "result", "idle"]
+    assert [m for m in dut.signature.members] == ["cmd", "lr_offset", "result", "idle", "clips"]
+    assert dut.clips.shape() == unsigned(4)                           # 0 .. 8 columns
     assert dut.lr_offset.shape() == unsigned(2)                       # lr_range 3 by default
     assert PEArray(Config(lr_range=4)).lr_offset.shape() == unsigned(3)
     assert [op.name for op in Op] == ["FORWARD", "BACKWARD", "UPDATE", "LOAD", "READ"]
