@@ -41,10 +41,16 @@ from .link import Link, engine_signature, memory_signature
 from .rng import Xorshift32
 from .update import UpdateStep, saturating_add
 
-__all__ = ["Engine", "EngineSystem", "EngineUartSystem", "COUNTER_NAMES"]
+__all__ = ["Engine", "EngineSystem", "EngineUartSystem", "COUNTER_NAMES", "counter_names"]
 
-#: Words of a COUNTERS answer (LE32 each), in order.
+#: Words of a COUNTERS answer (LE32 each), in order; then one ``clips`` word per layer
+#: (:func:`counter_names`).
 COUNTER_NAMES = ("steps", "predictions", "cycles")
+
+
+def counter_names(cfg):
+    """Every word of the engine's COUNTERS answer for ``cfg``, in order."""
+    return COUNTER_NAMES + tuple(f"clips{layer}" for layer in range(cfg.n_layers))
 
 
 def _rshr(value, shift):
@@ -187,6 +193,7 @@ class Engine(wiring.Component):
         steps = Signal(32)
         predictions = Signal(32)
         cycles = Signal(32)
+        clips = [Signal(32, name=f"clips_{layer}") for layer in range(L)]
         counting = Signal()
 
         layer = Signal(range(L + 1))
@@ -333,6 +340,8 @@ class Engine(wiring.Component):
                      bias_step.shift.eq(0), bias_step.is_zero.eq(0), bias_step.rand.eq(v2_lane),
                      bias_step.lr_offset.eq(lr_offset)]
         bias_new = saturating_add(m, bias_now, bias_step.step, wb)
+        bias_total = Signal(signed(max(wb, len(bias_step.step)) + 1))
+        m.d.comb += bias_total.eq(bias_now + bias_step.step)
 
         best_value = Signal(signed(F + 4))
         best_index = Signal(8)
@@ -401,6 +410,13 @@ class Engine(wiring.Component):
         states = Cat(*(seed_bits[32 * s:32 * s + 32] != 0 for s in range(SEED_STREAMS)))
         with m.If(counting):
             m.d.sync += cycles.eq(cycles + 1)
+        # saturation events per layer: the array's clipped weight updates of the layer being
+        # updated, and a clipped bias update (post-processing) of `p1_below`
+        bias_clip = post_b_write & ~host_b_write & (bias_total != bias_new)
+        for l_index, counter in enumerate(clips):
+            weight_events = Mux(layer == l_index, array.clips, 0)
+            bias_events = Mux(p1_below == l_index, bias_clip, 0)
+            m.d.sync += counter.eq(counter + weight_events + bias_events)
 
         def start_tiles(new_layer, backward):
             """First tile of a layer pass (forward: row tiles outer; backward: column tiles)."""
@@ -450,6 +466,7 @@ class Engine(wiring.Component):
                     with m.Case(Opcode.RESET):
                         m.d.sync += [seeded.eq(0), steps.eq(0), predictions.eq(0),
                                      cycles.eq(0), lr_offset.eq(0)]
+                        m.d.sync += [counter.eq(0) for counter in clips]
                         finish()
                     with m.Case(Opcode.LR):
                         lr_byte = seed_bits[-8:]
@@ -493,7 +510,7 @@ class Engine(wiring.Component):
                         with m.If(length != 0):
                             fail(ErrorCode.BAD_LENGTH)
                         with m.Else():
-                            finish(length_=4 * len(COUNTER_NAMES))
+                            finish(length_=4 * len(counter_names(cfg)))
                     with m.Default():
                         fail(ErrorCode.BAD_ARG)
 
@@ -609,14 +626,14 @@ class Engine(wiring.Component):
                 finish(best_index, 1 + 2 * cfg.layers[-1])
 
             with m.State("ANSWER"):
-                counter_bytes = Cat(steps, predictions, cycles)
+                counter_bytes = Cat(steps, predictions, cycles, *clips)
                 score_k = Signal(16)
                 m.d.comb += [score_k.eq(index - 2), scores_rd.addr.eq(score_k >> 1)]
                 score_byte = Mux(score_k[0], scores_rd.data[8:], scores_rd.data[:8])
                 with m.If(opcode == Opcode.COUNTERS):
                     m.d.comb += eng.resp.payload.data.eq(
                         Array([status] + [counter_bytes[8 * b:8 * b + 8]
-                                          for b in range(4 * len(COUNTER_NAMES))])[index])
+                                          for b in range(4 * len(counter_names(cfg)))])[index])
                 with m.Else():
                     m.d.comb += eng.resp.payload.data.eq(
                         Mux(index == 0, status, Mux(index == 1, answer, score_byte)))

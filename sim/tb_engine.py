@@ -9,7 +9,8 @@ the engine computes). The scenario:
 3. TRAIN ``samples`` samples; after each, the engine's answer (argmax of the step's scores) is
    compared with golden ``train_step``; every ``check_every`` samples and at the end every
    weight and bias is read back and compared (a mismatch names layer, index and both values);
-4. PREDICT a few samples (deterministic signs) against ``predict_fixed``; COUNTERS.
+4. PREDICT a few samples (deterministic signs) against ``predict_fixed``; COUNTERS, whose
+   per-layer saturation events must equal golden ``train_step``'s ``clips``.
 
 Parameters (``FEWMUL_PARAMS``): ``cfg``, ``samples``, ``check_every``, ``data`` (``random`` or a
 data set name of ``fewmul.golden.data``), ``seed``; ``result_json`` (optional) receives cycles,
@@ -41,6 +42,7 @@ from fewmul.host import (
     Opcode,
     encode_frame,
 )
+from fewmul.hw.engine import counter_names
 from fewmul.sim.runner import testbench_params
 
 __all__ = ["FastStreamTransport", "EngineHarness", "compare_network"]
@@ -216,6 +218,7 @@ async def train_bit_exact(dut):
         await dev.set_lr(params["lr_shift"])
 
     train_cycles = 0
+    clips = [0] * cfg.n_layers                  # golden saturation events per layer
     answers_wrong = 0
     correct = 0
     checks = 0
@@ -225,7 +228,7 @@ async def train_bit_exact(dut):
         before = h.transport.cycles
         answer = await dev.train([int(v) for v in x], label)
         train_cycles += h.transport.cycles - before
-        y = train_step(net, x, label, streams, step_cfg)
+        y = train_step(net, x, label, streams, step_cfg, clips)
         want = int(np.argmax(y))
         correct += want == label
         if len(answer) != 1 or answer[0] != want:
@@ -268,9 +271,11 @@ async def train_bit_exact(dut):
             f"scores {want_scores[k].tolist()}")
 
     counters = await h.counters()
+    assert len(counters) == len(counter_names(cfg)), f"counters {counters}"
     assert counters[0] == samples and counters[1] == n_predict, f"counters {counters}"
+    assert counters[3:] == clips, f"clips per layer: rtl {counters[3:]}, golden {clips}"
     per_sample = counters[2] / samples if samples else 0
     dut._log.info("%d samples bit-exact (%d full checks); engine %.0f cycles/sample, "
                   "%.0f cycles/sample with the link; %.1f s", samples, checks, per_sample,
                   train_cycles / max(samples, 1), seconds)
-    report(engine_cycles_per_sample=per_sample, engine_cycles=counters[2])
+    report(engine_cycles_per_sample=per_sample, engine_cycles=counters[2], clips=clips)

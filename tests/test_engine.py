@@ -9,7 +9,7 @@ from amaranth.hdl import Fragment
 
 from fewmul.config import Config
 from fewmul.host import memory_map
-from fewmul.hw.engine import COUNTER_NAMES, Engine, EngineSystem, EngineUartSystem
+from fewmul.hw.engine import Engine, EngineSystem, EngineUartSystem, counter_names
 from fewmul.hw.engine_plan import EnginePlan
 from fewmul.sim.runner import run_testbench, volume
 
@@ -52,7 +52,7 @@ def test_ports_follow_the_link():
     system = EngineSystem(cfg)
     assert list(system.signature.members) == ["i", "o", "busy"]
     assert system.link.depths == engine.depths
-    assert COUNTER_NAMES == ("steps", "predictions", "cycles")
+    assert counter_names(cfg) == ("steps", "predictions", "cycles", "clips0", "clips1")
     board = EngineUartSystem(cfg, divisor=10)
     assert list(board.signature.members) == ["rx", "tx", "busy"]
     # Both systems build their parts in __init__: elaborate them, which checks that they
@@ -67,20 +67,25 @@ CASES = {
     "13-9-5-3-a4x2-ternary-htanh": (dict(layers=(13, 9, 5, 3), array_rows=4, array_cols=2,
                                          weights="ternary", activation="htanh"),
                                     "random", 8, 4),
+    # 8-bit weights starting at the rails, a large learning rate: many saturating updates, so
+    # the per-layer clip counters are compared with golden on non-zero counts
+    "16-8-4-a4x4-w8-clips": (dict(layers=(16, 8, 4), array_rows=4, array_cols=4, weight_bits=8,
+                                  lr_shift=1), "random", 12, 4),
 }
-#: Run-time learning rates (the LR command) per case: the hardware's largest for the second.
-LR_SHIFTS = {"13-9-5-3-a4x2-ternary-htanh": Config().lr_shift + Config().lr_range}
+#: Further testbench parameters per case: a run-time learning rate (the LR command; the
+#: hardware's largest for the ternary case) or the initial weight range.
+EXTRA = {"13-9-5-3-a4x2-ternary-htanh": dict(lr_shift=Config().lr_shift + Config().lr_range),
+         "16-8-4-a4x4-w8-clips": dict(init_range=1.0)}
 
 
-def _run(case, simulator, build_dir, config, data, samples, check_every, lr_shift=None,
-         available=None):
+def _run(case, simulator, build_dir, config, data, samples, check_every, available=None,
+         **extra):
     cfg = Config(**config)
     samples = min(max(1, math.ceil(samples * volume())), available or math.inf)
     result_json = build_dir / "result.json"
     result_json.unlink(missing_ok=True)
     params = dict(cfg=cfg.as_dict(), data=data, samples=samples, check_every=check_every,
-                  seed=sum(map(ord, case)), predict=4, result_json=str(result_json),
-                  lr_shift=lr_shift)
+                  seed=sum(map(ord, case)), predict=4, result_json=str(result_json), **extra)
     result = run_testbench(EngineSystem(cfg), toplevel="engine_system",
                            test_module="fewmul.sim.tb_engine", simulator=simulator,
                            build_dir=build_dir, params=params)
@@ -94,7 +99,9 @@ def _run(case, simulator, build_dir, config, data, samples, check_every, lr_shif
 @pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("case", list(CASES))
 def test_engine_trains_bit_exact(simulator, case, build_dir, verilator_fast_build):
-    _run(case, simulator, build_dir, *CASES[case], lr_shift=LR_SHIFTS.get(case))
+    report = _run(case, simulator, build_dir, *CASES[case], **EXTRA.get(case, {}))
+    if case.endswith("clips"):
+        assert all(count > 0 for count in report["clips"]), report["clips"]
 
 
 #: digits samples per simulator: one full epoch (1437 training samples) on Verilator; Icarus is
