@@ -8,16 +8,15 @@ and 0, registered into the row and column adder trees.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ._checks import check_config
+from ._checks import ConfigComponent
 from .sampler import Sampler
 
 __all__ = ["PE"]
 
 
-class PE(wiring.Component):
+class PE(ConfigComponent):
     """Weight-stationary multiplier-free processing element ``(i, j)``.
 
     Parameters
@@ -50,10 +49,9 @@ class PE(wiring.Component):
 
     latency = 1
 
-    def __init__(self, cfg):
-        self._cfg = check_config(cfg)
+    def members(self, cfg):
         bits = cfg.rand_bits
-        super().__init__({
+        return {
             "weight_in": In(signed(cfg.weight_bits)),
             "rotate": In(1),
             "weight": Out(signed(cfg.weight_bits)),
@@ -66,11 +64,7 @@ class PE(wiring.Component):
             "delta_neg": In(signed(cfg.err_bits + 1)),
             "forward": Out(signed(cfg.act_bits + 1)),
             "backward": Out(signed(cfg.err_bits + 1)),
-        })
-
-    @property
-    def cfg(self):
-        return self._cfg
+        }
 
     def elaborate(self, platform):
         m = Module()

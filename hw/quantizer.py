@@ -5,15 +5,14 @@ into ``Q(x[j]) = (-1)^negative 2^-shift`` (or an explicit zero) for the weight u
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ._checks import check_config
+from ._checks import ConfigComponent
 
 __all__ = ["Quantizer"]
 
 
-class Quantizer(wiring.Component):
+class Quantizer(ConfigComponent):
     """Combinational power-of-two quantizer, stochastic or deterministic (``cfg.quantizer``).
 
     Parameters
@@ -43,19 +42,14 @@ class Quantizer(wiring.Component):
 
     latency = 0
 
-    def __init__(self, cfg):
-        self._cfg = check_config(cfg)
-        super().__init__({
+    def members(self, cfg):
+        return {
             "x": In(signed(cfg.act_bits)),
             "rand": In(cfg.rand_bits),
             "negative": Out(1),
             "shift": Out(range(cfg.max_shift + 1)),
             "is_zero": Out(1),
-        })
-
-    @property
-    def cfg(self):
-        return self._cfg
+        }
 
     def elaborate(self, platform):
         cfg = self._cfg

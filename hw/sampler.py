@@ -5,15 +5,14 @@ element: the draw ``r = u[j] XOR v[i]`` and one ``B``-bit compare, no adder on t
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ._checks import check_config
+from ._checks import ConfigComponent
 
 __all__ = ["Sampler"]
 
 
-class Sampler(wiring.Component):
+class Sampler(ConfigComponent):
     """Combinational sign sampler of one weight.
 
     Parameters
@@ -48,19 +47,14 @@ class Sampler(wiring.Component):
 
     latency = 0
 
-    def __init__(self, cfg):
-        self._cfg = check_config(cfg)
-        super().__init__({
+    def members(self, cfg):
+        return {
             "weight": In(signed(cfg.weight_bits)),
             "rand": In(cfg.rand_bits),
             "deterministic": In(1),
             "nonzero": Out(1),
             "negative": Out(1),
-        })
-
-    @property
-    def cfg(self):
-        return self._cfg
+        }
 
     def elaborate(self, platform):
         cfg = self._cfg

@@ -9,10 +9,9 @@ the golden model's at ``cfg.replace(lr_shift=cfg.lr_shift + lr_offset)``.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ._checks import check_config
+from ._checks import ConfigComponent
 from .shifter import Shifter
 
 __all__ = ["UpdateShift", "UpdateRound", "UpdateStep", "WeightUpdate", "STEP_INPUTS",
@@ -40,7 +39,7 @@ def _quant_ports(cfg):
 STEP_INPUTS = ("delta", "negative", "shift", "is_zero", "rand", "lr_offset")
 
 
-class UpdateShift(wiring.Component):
+class UpdateShift(ConfigComponent):
     """First half of :class:`UpdateStep`: the barrel shift of the sign-flipped error.
 
     Ports
@@ -60,19 +59,14 @@ class UpdateShift(wiring.Component):
 
     latency = 0
 
-    def __init__(self, cfg):
-        self._cfg = check_config(cfg)
-        super().__init__({
+    def members(self, cfg):
+        return {
             "value": In(signed(cfg.err_bits + 1)),
             "shift": In(range(cfg.max_shift + 1)),
             "lr_offset": In(range(cfg.lr_range + 1)),
             "whole": Out(signed(cfg.err_bits + 1)),
             "fraction": Out(cfg.rand_bits),
-        })
-
-    @property
-    def cfg(self):
-        return self._cfg
+        }
 
     def elaborate(self, platform):
         cfg = self._cfg
@@ -89,7 +83,7 @@ class UpdateShift(wiring.Component):
         return m
 
 
-class UpdateRound(wiring.Component):
+class UpdateRound(ConfigComponent):
     """Second half of :class:`UpdateStep`: rounding of the shifted error to a step.
 
     Ports
@@ -109,19 +103,14 @@ class UpdateRound(wiring.Component):
 
     latency = 0
 
-    def __init__(self, cfg):
-        self._cfg = check_config(cfg)
-        super().__init__({
+    def members(self, cfg):
+        return {
             "whole": In(signed(cfg.err_bits + 1)),
             "fraction": In(cfg.rand_bits),
             "rand": In(cfg.rand_bits),
             "is_zero": In(1),
             "step": Out(signed(step_width(cfg))),
-        })
-
-    @property
-    def cfg(self):
-        return self._cfg
+        }
 
     def elaborate(self, platform):
         m = Module()
@@ -134,7 +123,7 @@ class UpdateRound(wiring.Component):
         return m
 
 
-class UpdateStep(wiring.Component):
+class UpdateStep(ConfigComponent):
     """Combinational rounded update step ``round(δ Q(x) 2^-(lr_shift + lr_offset))`` in weight
     units: the sign flip, then :class:`UpdateShift` and :class:`UpdateRound`.
 
@@ -163,13 +152,8 @@ class UpdateStep(wiring.Component):
 
     latency = 0
 
-    def __init__(self, cfg):
-        self._cfg = check_config(cfg)
-        super().__init__({**_quant_ports(cfg), "step": Out(signed(step_width(cfg)))})
-
-    @property
-    def cfg(self):
-        return self._cfg
+    def members(self, cfg):
+        return {**_quant_ports(cfg), "step": Out(signed(step_width(cfg)))}
 
     def elaborate(self, platform):
         cfg = self._cfg
@@ -189,7 +173,7 @@ class UpdateStep(wiring.Component):
         return m
 
 
-class WeightUpdate(wiring.Component):
+class WeightUpdate(ConfigComponent):
     """Combinational weight update ``sat(w + step, weight_bits)`` (:class:`UpdateStep` + add).
 
     Ports: those of :class:`UpdateStep` (without ``step``), plus ``weight : In(signed(
@@ -198,17 +182,12 @@ class WeightUpdate(wiring.Component):
 
     latency = 0
 
-    def __init__(self, cfg):
-        self._cfg = check_config(cfg)
-        super().__init__({
+    def members(self, cfg):
+        return {
             **_quant_ports(cfg),
             "weight": In(signed(cfg.weight_bits)),
             "updated": Out(signed(cfg.weight_bits)),
-        })
-
-    @property
-    def cfg(self):
-        return self._cfg
+        }
 
     def elaborate(self, platform):
         m = Module()
