@@ -33,7 +33,7 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/fewmul doctor
-	$(PY) -m pytest -n $(JOBS) tests
+	$(PY) -m pytest -n $(JOBS) --durations=15 tests
 
 lint: setup
 	$(VENV)/bin/ruff check .
