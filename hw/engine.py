@@ -411,11 +411,15 @@ class Engine(wiring.Component):
         with m.If(counting):
             m.d.sync += cycles.eq(cycles + 1)
         # saturation events per layer: the array's clipped weight updates of the layer being
-        # updated, and a clipped bias update (post-processing) of `p1_below`
-        bias_clip = post_b_write & ~host_b_write & (bias_total != bias_new)
+        # updated, and a clipped bias update (post-processing) of `p1_below`, registered first
+        # (off the bias update's path; the counts are read only after the command's answer)
+        bias_clip = Signal()
+        bias_clip_layer = Signal.like(p1_below)
+        m.d.sync += [bias_clip.eq(post_b_write & ~host_b_write & (bias_total != bias_new)),
+                     bias_clip_layer.eq(p1_below)]
         for l_index, counter in enumerate(clips):
             weight_events = Mux(layer == l_index, array.clips, 0)
-            bias_events = Mux(p1_below == l_index, bias_clip, 0)
+            bias_events = Mux(bias_clip_layer == l_index, bias_clip, 0)
             m.d.sync += counter.eq(counter + weight_events + bias_events)
 
         def start_tiles(new_layer, backward):
