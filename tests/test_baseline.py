@@ -4,16 +4,23 @@
 import numpy as np
 import pytest
 from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from fewmul.config import Config
-from fewmul.hw.array import Op, PEArray
+from fewmul.hw.array import Op, PEArray, array_members
 from fewmul.hw.baseline import MultiplierArray, booth_multiply, reference
 
 
 def test_same_ports_as_the_fewmul_array():
+    """The baseline has exactly the array's shared ports (``array_members``); the fewmul array
+    adds only ``clips``, the saturation events the training engine counts."""
     cfg = Config(array_rows=3, array_cols=2)
-    assert MultiplierArray(cfg).signature == PEArray(cfg).signature
+    baseline = dict(MultiplierArray(cfg).signature.members)
+    assert baseline == dict(wiring.Signature(array_members(cfg)).members)
+    fewmul = dict(PEArray(cfg).signature.members)
+    assert list(fewmul) == list(baseline) + ["clips"]
+    assert all(fewmul[name] == member for name, member in baseline.items())
 
 
 @pytest.mark.parametrize("kwargs, message", [
