@@ -393,10 +393,10 @@ class PEArray(wiring.Component):
         m.d.comb += rotate.eq(row_op | step_valid)
         clipped = []
         for j in range(cols):
-            updated = saturating_add(m, row0[j], steps[j], cfg.weight_bits)
+            updated, clip = saturating_add(m, row0[j], steps[j], cfg.weight_bits)
             m.d.comb += top_in[j].eq(Mux(step_valid, updated,
                                          Mux(row_read, row0[j], load_row[j])))
-            clipped.append(step_valid & (row0[j] + steps[j] != updated))
+            clipped.append(step_valid & clip)
         m.d.sync += self.clips.eq(sum(clipped))     # saturation events of the row just written
 
         # -- output FIFO: F/B results from the trees, READ rows from the chain ----------------

@@ -339,9 +339,7 @@ class Engine(wiring.Component):
         m.d.comb += [bias_step.delta.eq(post_delta), bias_step.negative.eq(0),
                      bias_step.shift.eq(0), bias_step.is_zero.eq(0), bias_step.rand.eq(v2_lane),
                      bias_step.lr_offset.eq(lr_offset)]
-        bias_new = saturating_add(m, bias_now, bias_step.step, wb)
-        bias_total = Signal(signed(max(wb, len(bias_step.step)) + 1))
-        m.d.comb += bias_total.eq(bias_now + bias_step.step)
+        bias_new, bias_clipped = saturating_add(m, bias_now, bias_step.step, wb)
 
         best_value = Signal(signed(F + 4))
         best_index = Signal(8)
@@ -415,7 +413,7 @@ class Engine(wiring.Component):
         # (off the bias update's path; the counts are read only after the command's answer)
         bias_clip = Signal()
         bias_clip_layer = Signal.like(p1_below)
-        m.d.sync += [bias_clip.eq(post_b_write & ~host_b_write & (bias_total != bias_new)),
+        m.d.sync += [bias_clip.eq(post_b_write & ~host_b_write & bias_clipped),
                      bias_clip_layer.eq(p1_below)]
         for l_index, counter in enumerate(clips):
             weight_events = Mux(layer == l_index, array.clips, 0)

@@ -194,13 +194,14 @@ class WeightUpdate(ConfigComponent):
         m.submodules.step = step = UpdateStep(self._cfg)
         for name in STEP_INPUTS:
             m.d.comb += getattr(step, name).eq(getattr(self, name))
-        m.d.comb += self.updated.eq(saturating_add(m, self.weight, step.step,
-                                                   self._cfg.weight_bits))
+        updated, _ = saturating_add(m, self.weight, step.step, self._cfg.weight_bits)
+        m.d.comb += self.updated.eq(updated)
         return m
 
 
 def saturating_add(m, weight, step, bits):
-    """``sat(weight + step, bits)`` as a signal of ``m`` (one adder and a clamp, never wraps).
+    """``(sat(weight + step, bits), clipped)`` as signals of ``m`` (one adder and a clamp, never
+    wraps); ``clipped`` is 1 when the exact sum left the range (a saturation event).
 
     The sum is in range exactly when its bits from ``bits - 1`` up are all equal (a
     sign-extension check: a few LUTs, no comparator carry chain after the adder).
@@ -212,4 +213,4 @@ def saturating_add(m, weight, step, bits):
     in_range = (top == 0) | (top == (1 << len(top)) - 1)
     result = Signal(signed(bits))
     m.d.comb += result.eq(Mux(in_range, total[:bits], Mux(total[-1], lo, hi)))
-    return result
+    return result, ~in_range
