@@ -107,7 +107,8 @@ def test_engine_trains_bit_exact(simulator, case, build_dir, verilator_fast_buil
 #: digits samples per simulator: one full epoch (1437 training samples) on Verilator; Icarus is
 #: about 20x slower on the engine, so CI trains 10 there (the 50-sample run is ``fewmul train
 #: --backend rtl --simulator icarus --epochs 1 --samples 50``, docs/engine.md).
-DIGITS_SAMPLES = {"verilator": 1437, "icarus": 10}
+DIGITS_TRAIN = 1437                                     # digits training samples (one epoch)
+DIGITS_SAMPLES = {"verilator": DIGITS_TRAIN, "icarus": 10}
 
 
 @pytest.mark.sim
@@ -117,10 +118,10 @@ def test_engine_trains_digits_bit_exact(simulator, build_dir):
     """digits 64-64-10 on the default 8x8 array in the epoch's sample order, every answer
     compared and every weight read back and compared 3 times per epoch and at the end.
 
-    The Verilator model is built optimised (no ``verilator_fast_build``): the epoch is 4.8 M
+    The Verilator model is built optimised (no ``verilator_fast_build``): the epoch is about 5 M
     cycles, bound by the model, not by Python.
     """
     samples = DIGITS_SAMPLES[simulator]
     report = _run("digits", simulator, build_dir, {}, "digits", samples,
-                  max(1, samples // 3), available=DIGITS_SAMPLES["verilator"])
+                  max(1, samples // 3), available=DIGITS_TRAIN)
     assert report["engine_cycles_per_sample"] > 0
