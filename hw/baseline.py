@@ -15,7 +15,8 @@ UPDATE        ``δ[i] * x'[j]``    ``w += round((δ x) 2^-(E + F + lr - Wf))``, 
 
 The run-time learning rate ``lr = lr_shift + lr_offset`` (the ``lr_offset`` port, read at the
 UPDATE's handshake as in PEArray) costs no per-PE shifter: each column multiplies by
-``x'[j] = x[j] << (lr_range - lr_offset)`` (exact, ``act_bits + lr_range`` bits) and every PE
+``x'[j] = x[j] << (lr_range - lr_offset)`` (exact, ``act_bits + lr_range`` bits; shifted and
+registered at the handshake, so no shifter sits in front of the multipliers) and every PE
 shifts its product right by the constant ``E + F + lr_shift + lr_range - Wf``.
 
 The update keeps ``B = rand_bits`` bits below the weight LSB and rounds them stochastically
@@ -31,10 +32,11 @@ radix-4 Booth multiplier in LUTs, since Yosys would otherwise map every ``*`` to
 run out. ``dsp_multipliers=None`` writes ``*`` everywhere (simulation, or chips with enough).
 
 Pipeline (one command per cycle; back-pressure on ``result`` stalls the whole pipeline):
-command register -> product register (LOAD/READ act here) -> adder trees with a register every
-two levels (an UPDATE registers its rounded steps, then writes the weights) -> result. A command
-that follows an UPDATE waits two cycles so it sees the new weights. :attr:`latency` is the
-cycles from a ``cmd`` handshake to its result with no back-pressure.
+command register (with the chosen and scaled column operand) -> product register (LOAD/READ
+act here) -> adder trees with a register every two levels (an UPDATE registers its rounded
+steps, then writes the weights) -> result. A command that follows an UPDATE waits two cycles
+so it sees the new weights. :attr:`latency` is the cycles from a ``cmd`` handshake to its result
+with no back-pressure.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
@@ -123,7 +125,6 @@ class MultiplierArray(wiring.Component):
 
         # Stage A: the registered command.  Stage B: products.  Then the tree stages.
         a_cmd, a_valid = Signal(layout), Signal()
-        a_lr = Signal.like(self.lr_offset, name="a_lr_offset")
         b_cmd, b_valid = Signal(layout), Signal()
         advance = Signal()
         out_stages = self.tree_stages
@@ -135,19 +136,21 @@ class MultiplierArray(wiring.Component):
         # A command after an UPDATE waits until the UPDATE has written the weights.
         a_moves = advance & ~b_update & ~c_update
         m.d.comb += self.cmd.ready.eq(advance & (~a_valid | a_moves))
+        # The column operand of the multipliers is chosen and scaled at the handshake, into
+        # stage A: x[j] (FORWARD) or x'[j] = x[j] << (lr_range - lr_offset) (UPDATE), so the
+        # learning-rate shift is not in front of the multipliers.
+        x_bits = cfg.act_bits + cfg.lr_range                 # x << (lr_range - lr_offset)
+        x_col = [Signal(signed(x_bits), name=f"x_col_{j}") for j in range(cols)]
         with m.If(self.cmd.ready):
-            m.d.sync += [a_cmd.eq(self.cmd.payload), a_valid.eq(self.cmd.valid),
-                         a_lr.eq(self.lr_offset)]
+            m.d.sync += [a_cmd.eq(self.cmd.payload), a_valid.eq(self.cmd.valid)]
+            for j in range(cols):
+                x = self.cmd.payload.x[j]
+                scaled = (x << cfg.lr_range) >> self.lr_offset            # exact: low bits 0
+                m.d.sync += x_col[j].eq(Mux(self.cmd.payload.op == Op.UPDATE, scaled, x))
 
         # A -> B: products from the current weights; LOAD and READ shift the rows.
         op = a_cmd.op
-        x_bits = cfg.act_bits + cfg.lr_range                 # x << (lr_range - lr_offset)
         product_bits = (max(cfg.weight_bits, cfg.err_bits) + max(x_bits, cfg.err_bits))
-        x_scaled = []
-        for j in range(cols):
-            scaled = Signal(signed(x_bits), name=f"x_lr_{j}")
-            m.d.comb += scaled.eq((a_cmd.x[j] << cfg.lr_range) >> a_lr)   # exact: low bits 0
-            x_scaled.append(scaled)
         products = [[Signal(signed(product_bits), name=f"p_{i}_{j}")
                      for j in range(cols)] for i in range(rows)]
         read_row = [Signal(signed(cfg.weight_bits), name=f"read_{j}") for j in range(cols)]
@@ -160,8 +163,7 @@ class MultiplierArray(wiring.Component):
             for i in range(rows):
                 for j in range(cols):
                     lhs = Mux(op == Op.UPDATE, a_cmd.delta[i], weights[i][j])
-                    rhs = Mux(op == Op.BACKWARD, a_cmd.delta[i],
-                              Mux(op == Op.UPDATE, x_scaled[j], a_cmd.x[j]))
+                    rhs = Mux(op == Op.BACKWARD, a_cmd.delta[i], x_col[j])
                     m.d.sync += products[i][j].eq(self._multiply(i * cols + j, lhs, rhs))
             m.d.sync += [read_row[j].eq(weights[0][j]) for j in range(cols)]
             with m.If((op == Op.LOAD) | (op == Op.READ)):
