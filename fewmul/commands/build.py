@@ -41,19 +41,10 @@ def add_parser(sub):
 
 
 def config_from_args(args):
-    from fewmul.boards.designs import array_config
-    from fewmul.config import Config
-    fields = {name: getattr(args, name) for name in ("weight_bits", "act_bits", "err_bits",
-                                                      "err_frac", "weights")
-              if getattr(args, name, None) is not None}
-    default = Config()
-    if "err_bits" in fields and "err_frac" not in fields:
-        fields["err_frac"] = min(default.err_frac, fields["err_bits"] - 2)
-    if "weight_bits" in fields or "err_frac" in fields:
-        # Keep the weight update a right shift: err_frac + lr_shift >= weight_bits - 1.
-        frac = fields.get("err_frac", default.err_frac)
-        bits = fields.get("weight_bits", default.weight_bits)
-        fields["lr_shift"] = max(default.lr_shift, bits - 1 - frac)
+    from fewmul.boards.designs import FORMAT_FIELDS, array_config, format_fields
+    fields = format_fields(**{name: getattr(args, name, None) for name in FORMAT_FIELDS})
+    if getattr(args, "weights", None) is not None:
+        fields["weights"] = args.weights
     return array_config(args.rows, args.cols, **fields)
 
 
