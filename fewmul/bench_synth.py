@@ -295,7 +295,9 @@ def _yosys(report):
 def _build_dir(point, out):
     if "build_dir" in point:
         return Path(point["build_dir"])
-    return Path(out) / point["device"] / point["design"] / f"{point['rows']}x{point['cols']}-seed1"
+    tag = _tag(point)
+    return (Path(out) / point["device"] / point["design"]
+            / f"{point['rows']}x{point['cols']}-{tag + '-' if tag else ''}seed{point['seed']}")
 
 
 def _order(p):
@@ -345,6 +347,57 @@ def _table(log, best):
                 f"{'' if b['meets_timing'] else ' misses timing'} | "
                 f"{b['peak_macs_per_s'] / 1e9:.2f} | {ratio} |")
     return "\n".join(summary), "\n".join(rows)
+
+
+def _signal(cell):
+    """The design signal a nextpnr cell name comes from (``harness.block.pe_0_1.x_SB_DFF_Q_6``
+    -> ``pe_0_1.x``), or ``None`` for cells nextpnr made up."""
+    import re
+    if cell.startswith("$nextpnr"):
+        return None
+    name = re.sub(r"^(top\.)?harness\.(block\.)?", "", cell)
+    return re.split(r"_SB_|_TRELLIS_|\$|_LUT4|_CCU2|_L6MUX|_PFUMX", name)[0]
+
+
+def critical_path(build_dir):
+    """The clock-to-clock critical path of a build (nextpnr's report): ``{"through": [design
+    signals in order], "logic_ns", "routing_ns", "total_ns"}``, or ``None``."""
+    path = Path(build_dir) / "top.report.json"
+    if not path.exists():
+        return None
+    report = json.loads(path.read_text())
+    paths = [cp for cp in report.get("critical_paths", [])
+             if cp["from"].startswith("posedge") and cp["to"].startswith("posedge")]
+    if not paths:
+        return None
+    segments = max(paths, key=lambda cp: sum(s["delay"] for s in cp["path"]))["path"]
+    through = []
+    for seg in segments:
+        for cell in (seg["from"]["cell"], seg["to"]["cell"]):
+            signal = _signal(cell)
+            if signal and (not through or through[-1] != signal):
+                through.append(signal)
+    routing = sum(s["delay"] for s in segments if s["type"] == "routing")
+    total = sum(s["delay"] for s in segments)
+    return {"through": through, "logic_ns": round(total - routing, 2),
+            "routing_ns": round(routing, 2), "total_ns": round(total, 2)}
+
+
+def critical_paths_table(best, out):
+    """Markdown table of the critical path of each best (median-Fmax) build."""
+    lines = ["| device | format | design | R x C | critical path (register -> ... -> register) "
+             "| logic ns | routing ns |", "|---|---|---|---|---|---:|---:|"]
+    for (device, tag), designs in best.items():
+        for design, b in designs.items():
+            if b is None:
+                continue
+            cp = critical_path(_build_dir(b, out))
+            if cp is None:
+                continue
+            lines.append(f"| {device} | {format_label(tag)} | {design} | {b['rows']} x "
+                         f"{b['cols']} | `{' -> '.join(cp['through'])}` | {cp['logic_ns']} | "
+                         f"{cp['routing_ns']} |")
+    return "\n".join(lines)
 
 
 def per_pe_costs(log):
@@ -570,7 +623,10 @@ def run(args, command=COMMAND):
                 f"command bit from a shift chain and folds every result bit):\n\n{table}\n\n"
                 f"Marginal cost of a PE (slope between the two largest builds of a series; it "
                 f"carries the share of adder trees and column units that the added rows or "
-                f"columns bring):\n\n{per_pe_costs(log)}\n\n"
+                f"columns bring):\n\n{per_pe_costs(log)}\n\nWhat sets Fmax: the "
+                f"critical path of each best build (nextpnr; the design signals it passes "
+                f"through, `pe_i_j.x` is the column's issue register seen at a PE's "
+                f"port):\n\n{critical_paths_table(best, out)}\n\n"
                 + "\n".join(areas) + f"\n{images}\n" + (f"\n{args.note}\n" if args.note else ""))
         update_section("bench-synth", "Synthesis: training PEs per chip (fewmul vs multiplier "
                        "baseline)", command, body)

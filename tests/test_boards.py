@@ -170,3 +170,22 @@ def test_sweep_log_keeps_formats_apart(tmp_path):
     assert (default, small) == ((2, 2), (4, 2))
     assert bench_synth._format_of(log, "ice40up5k", "w8e12f8") == narrow
     assert bench_synth.format_label("w8e12f8") == "W8 E12.8"
+
+
+def test_critical_path_names_the_design_signals(tmp_path):
+    def seg(kind, delay, a, b):
+        return {"type": kind, "delay": delay, "from": {"cell": a}, "to": {"cell": b}}
+    report = {"critical_paths": [
+        {"from": "<async>", "to": "posedge clk", "path": [seg("routing", 9.0, "pin", "pin")]},
+        {"from": "posedge clk", "to": "posedge clk", "path": [
+            seg("clk-to-q", 1.0, "harness.block.pe_0_1.x_SB_DFF_Q_6_DFFLC",
+                "harness.block.pe_0_1.x_SB_DFF_Q_6_DFFLC"),
+            seg("routing", 2.0, "harness.block.pe_0_1.x_SB_DFF_Q_6_DFFLC", "$nextpnr_LC_1"),
+            seg("logic", 0.5, "$nextpnr_LC_1", "harness.block.q_shift_1_SB_DFFESR_Q_2_D_LC"),
+            seg("setup", 0.25, "harness.block.q_shift_1_SB_DFFESR_Q_2_D_LC",
+                "harness.block.q_shift_1_SB_DFFESR_Q_2_D_LC")]}]}
+    (tmp_path / "top.report.json").write_text(json.dumps(report))
+    assert bench_synth.critical_path(tmp_path) == {
+        "through": ["pe_0_1.x", "q_shift_1"], "logic_ns": 1.75, "routing_ns": 2.0,
+        "total_ns": 3.75}
+    assert bench_synth.critical_path(tmp_path / "missing") is None
