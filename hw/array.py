@@ -379,11 +379,14 @@ class PEArray(wiring.Component):
             m.submodules[f"update_round_{j}"] = round_unit
             whole = Signal.like(shift_unit.whole, name=f"whole_{j}", reset_less=True)
             fraction = Signal.like(shift_unit.fraction, name=f"fraction_{j}", reset_less=True)
+            carry = Signal(name=f"carry_{j}", reset_less=True)
             step = Signal.like(round_unit.step, name=f"step_{j}", reset_less=True)
             m.d.comb += [shift_unit.value.eq(Mux(neg_r[j], sel_delta_neg, sel_delta)),
                          shift_unit.shift.eq(shift_r[j]), shift_unit.lr_offset.eq(lr_r)]
-            m.d.sync += [whole.eq(shift_unit.whole), fraction.eq(shift_unit.fraction)]
+            m.d.sync += [whole.eq(shift_unit.whole), fraction.eq(shift_unit.fraction),
+                         carry.eq(shift_unit.carry)]
             m.d.comb += [round_unit.whole.eq(whole), round_unit.fraction.eq(fraction),
+                         round_unit.carry.eq(carry),
                          round_unit.rand.eq(u2_r[j] ^ shifted_v2),
                          round_unit.is_zero.eq(zero_r[j])]
             m.d.sync += step.eq(round_unit.step)

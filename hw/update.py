@@ -6,6 +6,10 @@ by ``update_base_shift + lr_offset + shift[j]`` keeping ``rand_bits`` fraction b
 fraction is rounded stochastically against ``ρ[i, j]`` (or to nearest) and the step is added with
 saturation. ``lr_offset`` (``0 .. cfg.lr_range``) is the run-time learning rate: the result is
 the golden model's at ``cfg.replace(lr_shift=cfg.lr_shift + lr_offset)``.
+
+``cfg.update_fraction`` ``round`` (the unbiased fraction) costs one guard bit: the shifter keeps
+``rand_bits + 1`` fraction bits, and the lowest, ``carry``, enters the rounding compare as a
+carry-in (``ρ < fraction + carry``), so no adder is added to the datapath.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed
@@ -48,9 +52,12 @@ class UpdateShift(ConfigComponent):
         ``d = -δ if negative else δ`` (``-(-2^(E-1))`` needs the extra bit).
     shift : In(range(max_shift + 1)), lr_offset : In(range(lr_range + 1))
         The quantizer's shift and the run-time learning-rate offset.
-    whole : Out(signed(err_bits + 1)), fraction : Out(rand_bits)
-        ``wide = (d << B) >> (update_base_shift + lr_offset + shift)``, ``whole = wide >> B``,
-        ``fraction = wide & (2^B - 1)``.
+    whole : Out(signed(err_bits + 1)), fraction : Out(rand_bits), carry : Out(1)
+        ``wide = (d << (B + 1)) >> S`` with ``S = update_base_shift + lr_offset + shift``,
+        ``whole = wide >> (B + 1)``, ``fraction`` the ``B`` bits above the lowest,
+        ``carry = wide & 1`` when ``cfg.update_fraction`` is ``round``, else 0 (the guard bit is
+        not built). ``whole, fraction`` with ``carry`` added at the bottom is
+        ``((d << B) + 2^(S-1)) >> S``, the rounded fraction of ``docs/datapath.md`` section 8.
 
     Latency 0 (combinational). The array registers ``whole`` and ``fraction`` before
     :class:`UpdateRound` (one pipeline stage each); :class:`UpdateStep` composes the two
@@ -66,20 +73,24 @@ class UpdateShift(ConfigComponent):
             "lr_offset": In(range(cfg.lr_range + 1)),
             "whole": Out(signed(cfg.err_bits + 1)),
             "fraction": Out(cfg.rand_bits),
+            "carry": Out(1),
         }
 
     def elaborate(self, platform):
         cfg = self._cfg
         m = Module()
+        guard = int(cfg.update_fraction == "round")
         m.submodules.shifter = shifter = Shifter(width=cfg.err_bits + 1,
                                                  max_shift=cfg.update_max_shift,
-                                                 frac_bits=cfg.rand_bits)
+                                                 frac_bits=cfg.rand_bits + guard)
         m.d.comb += [
             shifter.value.eq(self.value),
             shifter.shift.eq(cfg.update_base_shift + self.lr_offset + self.shift),
             self.whole.eq(shifter.whole),
-            self.fraction.eq(shifter.fraction),
+            self.fraction.eq(shifter.fraction[guard:]),
         ]
+        if guard:
+            m.d.comb += self.carry.eq(shifter.fraction[0])
         return m
 
 
@@ -88,15 +99,17 @@ class UpdateRound(ConfigComponent):
 
     Ports
     -----
-    whole : In(signed(err_bits + 1)), fraction : In(rand_bits)
-        From :class:`UpdateShift`.
+    whole : In(signed(err_bits + 1)), fraction : In(rand_bits), carry : In(1)
+        From :class:`UpdateShift` (``carry`` is 0 unless ``update_fraction`` is ``round``).
     rand : In(rand_bits)
         ``ρ[i, j]``; ignored by nearest rounding.
     is_zero : In(1)
         ``Q(x[j])`` is zero: the step is 0.
     step : Out(signed(step_width(cfg)))
-        ``whole + up`` with ``up = ρ < fraction`` (stochastic) or ``fraction >= 2^(B-1)``
-        (nearest); 0 where ``is_zero``.
+        ``whole + up`` with ``up = ρ < fraction + carry`` (stochastic) or
+        ``fraction + carry >= 2^(B-1)`` (nearest); 0 where ``is_zero``. ``fraction + carry``
+        may be ``2^B``, the carry into ``whole``: then ``up`` is 1 in both modes, which is
+        exactly ``whole + 1`` with a zero fraction.
 
     Latency 0 (combinational).
     """
@@ -107,16 +120,25 @@ class UpdateRound(ConfigComponent):
         return {
             "whole": In(signed(cfg.err_bits + 1)),
             "fraction": In(cfg.rand_bits),
+            "carry": In(1),
             "rand": In(cfg.rand_bits),
             "is_zero": In(1),
             "step": Out(signed(step_width(cfg))),
         }
 
     def elaborate(self, platform):
+        cfg = self._cfg
         m = Module()
         up = Signal()
-        if self._cfg.update_rounding == "stochastic":
-            m.d.comb += up.eq(self.rand < self.fraction)
+        rounded = cfg.update_fraction == "round"
+        if cfg.update_rounding == "stochastic":
+            # ρ < fraction + carry: the carry-in of the compare's carry chain, no adder.
+            less = Mux(self.carry, self.rand <= self.fraction, self.rand < self.fraction)
+            m.d.comb += up.eq(less if rounded else self.rand < self.fraction)
+        elif rounded:
+            # fraction + carry >= 2^(B-1): the top bit, or a carry rippling into it.
+            ripple = self.carry & (self.fraction[:-1] == (1 << (cfg.rand_bits - 1)) - 1)
+            m.d.comb += up.eq(self.fraction[-1] | ripple)
         else:
             m.d.comb += up.eq(self.fraction[-1])                      # fraction >= 2^(B-1)
         m.d.comb += self.step.eq(Mux(self.is_zero, 0, self.whole + up))
@@ -166,6 +188,7 @@ class UpdateStep(ConfigComponent):
             shift.lr_offset.eq(self.lr_offset),
             round_.whole.eq(shift.whole),
             round_.fraction.eq(shift.fraction),
+            round_.carry.eq(shift.carry),
             round_.rand.eq(self.rand),
             round_.is_zero.eq(self.is_zero),
             self.step.eq(round_.step),

@@ -25,6 +25,7 @@ def test_step_width():
     assert UpdateStep(cfg).latency == 0 and WeightUpdate(cfg).latency == 0
     assert UpdateShift(cfg).latency == 0 and UpdateRound(cfg).latency == 0
     assert len(UpdateRound(cfg).step) == 14 and len(UpdateShift(cfg).whole) == cfg.err_bits + 1
+    assert len(UpdateShift(cfg).carry) == 1 and len(UpdateRound(cfg).carry) == 1
 
 
 @pytest.mark.parametrize("lr_range, width", [(0, 0), (1, 1), (3, 2), (4, 3)])
@@ -41,6 +42,10 @@ CONFIGS = [
     dict(update_rounding="nearest", weight_bits=6, lr_shift=0, err_frac=8, err_bits=10,
          lr_range=6),
     dict(lr_shift=3, rand_bits=3, shift_bits=4, lr_range=0),  # base shift 0: steps saturate
+    # the unbiased fraction (the guard bit as a carry-in), both roundings
+    dict(update_fraction="round", weight_bits=8, lr_shift=2),
+    dict(update_fraction="round", update_rounding="nearest", rand_bits=2, shift_bits=2,
+         lr_range=1),
 ]
 
 

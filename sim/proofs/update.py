@@ -5,6 +5,7 @@ Spec, the document's formulas in exact integer arithmetic (Amaranth expressions 
 shift and run-time learning-rate offset so every shift amount is a constant:
 
     d = -δ if negative else δ;  S = update_base_shift + lr_offset + shift;  wide = (d << B) >> S
+    (update_fraction round: wide = ((d << B) + 2^(S-1)) >> S for S > 0, the carry-in)
     whole = wide >> B;  fraction = wide & (2^B - 1)
     up = ρ < fraction (stochastic) or fraction >= 2^(B-1) (nearest)
     w' = w if is_zero else sat(w + whole + up, weight_bits)
@@ -36,6 +37,11 @@ CASES = {
                            err_frac=5, lr_shift=1, rand_bits=3, shift_bits=2),
     "nearest_narrow": Config(update_rounding="nearest", act_bits=6, weight_bits=6, err_bits=8,
                              err_frac=5, lr_shift=1, rand_bits=3, shift_bits=2),
+    # the unbiased fraction: the guard bit as the compare's carry-in, at the defaults and narrow
+    "stoch_round": Config(update_rounding="stochastic", update_fraction="round"),
+    "nearest_round_narrow": Config(update_rounding="nearest", update_fraction="round",
+                                   act_bits=6, weight_bits=6, err_bits=8, err_frac=5, lr_shift=1,
+                                   rand_bits=3, shift_bits=2),
 }
 
 
@@ -66,13 +72,16 @@ def _spec(m, make, *, covers=False):
     d = Mux(negative, -delta, delta)
     whole = Signal(signed(cfg.err_bits + 2))
     fraction = Signal(bits)
+    floor = Signal(signed(cfg.err_bits + 2))                   # the truncated whole
     with m.Switch(Cat(shift, lr_offset)):
         for lr in range(cfg.lr_range + 1):
             for s in range(2 ** len(dut.shift)):
                 with m.Case(s | lr << len(dut.shift)):
                     amount = cfg.update_base_shift + lr + min(s, cfg.max_shift)
-                    wide = (d << bits) >> amount
-                    m.d.comb += [whole.eq(wide >> bits), fraction.eq(wide & (2 ** bits - 1))]
+                    half = 2 ** (amount - 1) if amount and cfg.update_fraction == "round" else 0
+                    wide = ((d << bits) + half) >> amount
+                    m.d.comb += [whole.eq(wide >> bits), fraction.eq(wide & (2 ** bits - 1)),
+                                 floor.eq(d >> amount)]
     if cfg.update_rounding == "stochastic":
         up = rho < fraction
     else:
@@ -93,6 +102,8 @@ def _spec(m, make, *, covers=False):
         m.d.comb += Cover(~is_zero & (shift == cfg.max_shift) & (step != 0))
         m.d.comb += Cover(~is_zero & negative & (delta == -(2 ** (cfg.err_bits - 1))))
         m.d.comb += Cover(is_zero & (delta != 0))
+        if cfg.update_fraction == "round":                       # the carry reaches ``whole``
+            m.d.comb += Cover(~is_zero & (fraction == 0) & (whole == floor + 1))
         m.d.comb += Cover(~is_zero & (lr_offset == cfg.lr_range) & (shift == cfg.max_shift)
                           & (step != 0))                          # the largest shift still acts
         if has_weight:
@@ -105,11 +116,13 @@ def _proofs(tag, cfg, *, step_make=None, update_make=None):
     update_make = update_make or partial(_make_update, cfg)
     return [
         Proof(name=f"update.{tag}.step", block="update",
-              prop=f"({cfg.update_rounding}) step = whole + up of (±δ << B) >> S, 0 if zero, "
+              prop=f"({cfg.update_rounding}, {cfg.update_fraction}) step = whole + up of "
+                   f"(±δ << B) >> S, 0 if zero, "
                  f"every lr_offset 0..{cfg.lr_range}",
               build=partial(Harness, _spec, step_make), mode="prove", depth=1),
         Proof(name=f"update.{tag}.saturate", block="update",
-              prop=f"({cfg.update_rounding}) w' = sat(w + whole + up, weight_bits), w if zero",
+              prop=f"({cfg.update_rounding}, {cfg.update_fraction}) w' = sat(w + whole + up, "
+                   f"weight_bits), w if zero",
               build=partial(Harness, _spec, update_make), mode="prove", depth=1),
         Proof(name=f"update.{tag}.corners", block="update",
               prop="reachable: sub-LSB step rounded up, max shift, -(-2^(E-1)), zero code, "
@@ -159,8 +172,29 @@ def _upper_only(cfg):
     return UpperOnlyUpdate(cfg)
 
 
+def _truncating(cfg):
+    """``UpdateStep`` that drops the guard bit (``update_fraction`` truncate under a round
+    config: every step rounds down)."""
+    from fewmul.hw.update import STEP_INPUTS, UpdateStep
+
+    class TruncatingStep(UpdateStep):
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.inner = inner = UpdateStep(self.cfg.replace(update_fraction="truncate"))
+            for name in STEP_INPUTS:
+                m.d.comb += getattr(inner, name).eq(getattr(self, name))
+            m.d.comb += self.step.eq(inner.step)
+            return m
+
+    return TruncatingStep(cfg)
+
+
 def mutants():
     out = []
+    for tag in ("stoch_round", "nearest_round_narrow"):
+        cfg = CASES[tag]
+        step = _proofs(tag, cfg)[0]
+        out.append(mutated(step, _spec, partial(_truncating, cfg), "guard_bit_dropped"))
     for tag in ("stoch", "nearest", "stoch_narrow"):
         cfg = CASES[tag]
         step, update, _ = _proofs(tag, cfg)
