@@ -274,7 +274,8 @@ class Engine(wiring.Component):
         drained = Signal()
         m.d.comb += drained.eq(~b_valid & array.idle & ~writeback.r_rdy)
 
-        # -- serial post-processing: stage 1 addresses (P1), stage 2 computes and writes (P2) --
+        # -- serial post-processing: stage 1 addresses (P1), stage 2 computes and writes (P2),
+        # stage 3 updates the bias (P3, `p2_*` registers) --
         p1_valid = Signal()
         p1_back = Signal()
         p1_index = Signal(range(max(max(plan.tr) * R, max(plan.tc) * C) + 1))
@@ -330,16 +331,26 @@ class Engine(wiring.Component):
         delta_low = Signal(signed(eb))
         m.d.comb += delta_low.eq(Mux(mask_rd.data, e_sat, 0))
 
-        # bias update of row p1_index of `p1_below` with its error and its v' draw
+        # bias update of row p1_index of `p1_below` with its error and its v' draw: stage 3,
+        # one cycle later from registers (off the error's path; no later read of the same bias
+        # comes before the next pass, and the host writes biases only when the engine is idle)
         post_delta = Signal(signed(eb))
         m.d.comb += post_delta.eq(Mux(p1_back, delta_low, delta_out))
-        v2_lane = Signal(B)
-        m.d.comb += v2_lane.eq(v2_post.data.word_select(p1_index[:r_log] if r_log else 0, B))
+        post_b_write = Signal()
+        p2_b_write = Signal()
+        p2_b_addr = Signal.like(b_wr.addr)
+        p2_bias = Signal(signed(wb))
+        p2_delta = Signal(signed(eb))
+        p2_v2 = Signal(B)
+        p2_below = Signal.like(p1_below)
+        m.d.sync += [p2_b_write.eq(post_b_write), p2_b_addr.eq(t_b_base[p1_below] + p1_index),
+                     p2_bias.eq(bias_now), p2_delta.eq(post_delta), p2_below.eq(p1_below),
+                     p2_v2.eq(v2_post.data.word_select(p1_index[:r_log] if r_log else 0, B))]
         m.submodules.bias_step = bias_step = UpdateStep(cfg)
-        m.d.comb += [bias_step.delta.eq(post_delta), bias_step.negative.eq(0),
-                     bias_step.shift.eq(0), bias_step.is_zero.eq(0), bias_step.rand.eq(v2_lane),
+        m.d.comb += [bias_step.delta.eq(p2_delta), bias_step.negative.eq(0),
+                     bias_step.shift.eq(0), bias_step.is_zero.eq(0), bias_step.rand.eq(p2_v2),
                      bias_step.lr_offset.eq(lr_offset)]
-        bias_new, bias_clipped = saturating_add(m, bias_now, bias_step.step, wb)
+        bias_new, bias_clipped = saturating_add(m, p2_bias, bias_step.step, wb)
 
         best_value = Signal(signed(F + 4))
         best_index = Signal(8)
@@ -349,7 +360,6 @@ class Engine(wiring.Component):
         post_x_write = Signal()
         post_mask_write = Signal()
         post_d_write = Signal()
-        post_b_write = Signal()
         with m.If(p1_valid):
             with m.If(p1_back):
                 m.d.sync += [grad[j].eq(grad[j + 1]) for j in range(C - 1)]
@@ -393,8 +403,8 @@ class Engine(wiring.Component):
         with m.If(host_b_write):
             m.d.comb += [b_wr.addr.eq(host_b_addr), b_wr.data.eq(host_data), b_wr.en.eq(1)]
         with m.Else():
-            m.d.comb += [b_wr.addr.eq(t_b_base[p1_below] + p1_index), b_wr.data.eq(bias_new),
-                         b_wr.en.eq(post_b_write)]
+            m.d.comb += [b_wr.addr.eq(p2_b_addr), b_wr.data.eq(bias_new),
+                         b_wr.en.eq(p2_b_write)]
         with m.If(host_w_write):
             m.d.comb += w_wr.addr.eq(host_w_addr)
             lane_write(w_wr, C, host_w_lane, host_data)
@@ -409,12 +419,12 @@ class Engine(wiring.Component):
         with m.If(counting):
             m.d.sync += cycles.eq(cycles + 1)
         # saturation events per layer: the array's clipped weight updates of the layer being
-        # updated, and a clipped bias update (post-processing) of `p1_below`, registered first
-        # (off the bias update's path; the counts are read only after the command's answer)
+        # updated, and a clipped bias update (post-processing stage 3) of `p2_below`, registered
+        # first (off the bias update's path; the counts are read only after the command's answer)
         bias_clip = Signal()
-        bias_clip_layer = Signal.like(p1_below)
-        m.d.sync += [bias_clip.eq(post_b_write & ~host_b_write & bias_clipped),
-                     bias_clip_layer.eq(p1_below)]
+        bias_clip_layer = Signal.like(p2_below)
+        m.d.sync += [bias_clip.eq(p2_b_write & ~host_b_write & bias_clipped),
+                     bias_clip_layer.eq(p2_below)]
         for l_index, counter in enumerate(clips):
             weight_events = Mux(layer == l_index, array.clips, 0)
             bias_events = Mux(bias_clip_layer == l_index, bias_clip, 0)
@@ -597,7 +607,7 @@ class Engine(wiring.Component):
                 with m.If(k == Mux(backward_phase, C - 1, R - 1)):
                     m.next = "NEXT"
 
-            with m.State("NEXT"):                       # the last element's stage 2 runs here
+            with m.State("NEXT"):           # the last element's stage 2 runs here, its 3 next
                 with m.If(~backward_phase):
                     with m.If(tr != tr_l - 1):
                         step = t_tile_step[layer]
