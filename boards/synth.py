@@ -163,14 +163,16 @@ def synthesize(top, *, board_name, build_dir, name="top", seed=1, nextpnr_opts=(
                        cells=cells, seconds=round(seconds, 2), seed=seed)
 
 
-def build_design(board_name, design, cfg, *, build_dir, seed=1, clock_mhz=None, name="top"):
+def build_design(board_name, design, cfg, *, build_dir, seed=1, clock_mhz=None, name="top",
+                 nextpnr_opts=()):
     """Build ``design`` (``fewmul`` | ``baseline``) with ``cfg`` on a board; the build report.
 
     The array clock is ``clock_mhz`` (default: the board file's ``CLOCK_MHZ``), made by the
     family's PLL; nextpnr is constrained to it and reports what it achieved. The report is
     plain JSON: board, device, design, PE count, achieved and constrained Fmax of the array
     clock, nextpnr utilization, Yosys cell counts, peak MAC/s (one MAC per PE per clock at the
-    achieved Fmax) and the bitstream path.
+    achieved Fmax) and the bitstream path. ``nextpnr_opts``: extra nextpnr arguments (e.g.
+    ``("--router", "router2")``), recorded in the report.
     """
     from .designs import make_design, pe_count
 
@@ -183,7 +185,8 @@ def build_design(board_name, design, cfg, *, build_dir, seed=1, clock_mhz=None, 
     else:
         block = make_design(design, cfg)
     top = module.top(block, clock_mhz=clock_mhz)
-    report = synthesize(top, board_name=board_name, build_dir=build_dir, name=name, seed=seed)
+    report = synthesize(top, board_name=board_name, build_dir=build_dir, name=name, seed=seed,
+                        nextpnr_opts=nextpnr_opts)
     pes = pe_count(cfg)
     fmax = round(report.fmax_mhz, 2) if report.fmax_mhz is not None else None
     constraint = report.constraint_mhz or top.clock_mhz
@@ -204,6 +207,7 @@ def build_design(board_name, design, cfg, *, build_dir, seed=1, clock_mhz=None, 
         "peak_macs_per_s": pes * fmax * 1e6 if fmax is not None else None,
         "bitstream": report.bitstream,
         "seconds": report.seconds,
+        "nextpnr_opts": list(nextpnr_opts),
         "config": cfg.as_dict(),
     }
 

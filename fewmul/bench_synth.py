@@ -62,6 +62,9 @@ def add_arguments(p):
                    help=f"comma-separated devices (default {','.join(DEVICES)})")
     p.add_argument("--designs", default=",".join(DESIGNS),
                    help="comma-separated designs (default fewmul,baseline)")
+    p.add_argument("--router", choices=("router1", "router2"), default=None,
+                   help="nextpnr router (default: nextpnr's, router1); recorded in each point, "
+                        "not in its key")
     p.add_argument("--seeds", type=int, default=3,
                    help="nextpnr seeds at the largest passing configuration (default 3)")
     p.add_argument("--quick", action="store_true", help="two small points per device, 1 seed")
@@ -121,11 +124,12 @@ class _Log:
             f.write(json.dumps(point) + "\n")
 
 
-def build_point(device, design, rows, cols, seed, out, log, fmt=None):
+def build_point(device, design, rows, cols, seed, out, log, fmt=None, router=None):
     """One build (or its logged result): the report plus ``key``, ``fits`` and ``passes``.
 
     ``fmt``: Config fields of the number format (:func:`~fewmul.boards.designs.format_fields`;
-    ``None`` or ``{}``: the default format)."""
+    ``None`` or ``{}``: the default format); ``router``: nextpnr's ``--router`` (``None``: its
+    default)."""
     from fewmul.boards.designs import array_config, format_tag
     from fewmul.boards.synth import SynthesisFailed, build_design
 
@@ -142,8 +146,9 @@ def build_point(device, design, rows, cols, seed, out, log, fmt=None):
     started = time.monotonic()
     print(f"  {key} ...", end="", flush=True)
     try:
-        report = build_design(spec["board"], design, cfg,
-                              build_dir=build_dir, seed=seed, clock_mhz=spec["clock_mhz"])
+        report = build_design(spec["board"], design, cfg, build_dir=build_dir, seed=seed,
+                              clock_mhz=spec["clock_mhz"],
+                              nextpnr_opts=("--router", router) if router else ())
         report["fits"] = True
         report["passes"] = bool(report["meets_timing"])
     except SynthesisFailed as exc:
@@ -183,7 +188,7 @@ def _log_tail(build_dir):
     return lines
 
 
-def sweep(device, design, shapes, *, seeds, out, log, fmt=None):
+def sweep(device, design, shapes, *, seeds, out, log, fmt=None, router=None):
     """Largest passing shape of ``shapes`` for ``design`` on ``device``; all its seeds' builds.
 
     With an offline log (``--report-only``): the largest logged shape (of ``shapes`` or built
@@ -220,7 +225,8 @@ def sweep(device, design, shapes, *, seeds, out, log, fmt=None):
                 results[index] = {"pes": rows * cols, "fits": False, "passes": False,
                                   "estimated_cells": round(cells)}
                 return False
-        results[index] = build_point(device, design, rows, cols, 1, out, log, fmt=fmt)
+        results[index] = build_point(device, design, rows, cols, 1, out, log, fmt=fmt,
+                                     router=router)
         return results[index]["passes"]
 
     # Gallop (indices 0, 1, 3, 7, ...) until a build fails, then bisect: few big builds.
@@ -244,7 +250,7 @@ def sweep(device, design, shapes, *, seeds, out, log, fmt=None):
     if best is None:
         return None, []
     rows, cols = shapes[best]
-    builds = [build_point(device, design, rows, cols, seed, out, log, fmt=fmt)
+    builds = [build_point(device, design, rows, cols, seed, out, log, fmt=fmt, router=router)
               for seed in range(1, seeds + 1)]
     return shapes[best], builds
 
@@ -300,6 +306,12 @@ def _build_dir(point, out):
             / f"{point['rows']}x{point['cols']}-{tag + '-' if tag else ''}seed{point['seed']}")
 
 
+def _router_mark(point):
+    """`` (router2)`` when the build used nextpnr's router2 (router1 is nextpnr's default)."""
+    opts = point.get("nextpnr_opts", [])
+    return " (router2)" if "router2" in opts else ""
+
+
 def _order(p):
     return (p["device"], _tag(p), p["design"], p["pes"], p["rows"])
 
@@ -318,7 +330,7 @@ def _table(log, best):
                 f"| {p['device']} | {fmt} | {p['design']} | {p['rows']} x {p['cols']} | "
                 f"{p['pes']} | {used} / {available} ({100 * used / available:.0f} %) | "
                 f"{y['LUT']} / {y['carry']} / {y['FF']} | {_dsp(p)} | "
-                f"{p['fmax_mhz']:.1f} | {p['constraint_mhz']:.0f} | "
+                f"{p['fmax_mhz']:.1f}{_router_mark(p)} | {p['constraint_mhz']:.0f} | "
                 f"{'yes' if p['passes'] else 'misses timing'} | "
                 f"{p['peak_macs_per_s'] / 1e9:.2f} |")
         else:
@@ -564,14 +576,16 @@ def run(args, command=COMMAND):
                 print(f"fewmul bench synth: bad point {point!r}", file=sys.stderr)
                 return 2
             for seed in range(1, seeds + 1):
-                build_point(device, design, rows, cols, seed, out, log, fmt=fmt)
+                build_point(device, design, rows, cols, seed, out, log, fmt=fmt,
+                            router=args.router)
         log.offline = True                     # report from the log, like --report-only
     if not log.offline:
         for device in devices:
             for design in designs:
                 shapes = QUICK[device] if args.quick else SHAPES[device]
                 print(f"== {device} {format_label(tag)} {design}", flush=True)
-                sweep(device, design, shapes, seeds=seeds, out=out, log=log, fmt=fmt)
+                sweep(device, design, shapes, seeds=seeds, out=out, log=log, fmt=fmt,
+                      router=args.router)
     # The report: every format logged for these devices (the one swept first), from the log.
     log.offline = True
     best = {}

@@ -80,7 +80,7 @@ def test_sweep_finds_the_largest_passing_shape(monkeypatch, tmp_path):
     # Pretend every shape up to 40 PEs passes: the sweep must grow, fail, bisect, then seed.
     built = []
 
-    def fake(device, design, rows, cols, seed, out, log, fmt=None):
+    def fake(device, design, rows, cols, seed, out, log, fmt=None, router=None):
         built.append((rows * cols, seed))
         fits = rows * cols <= 40
         return {"key": f"{rows}x{cols}/{seed}", "rows": rows, "cols": cols, "pes": rows * cols,
