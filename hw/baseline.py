@@ -30,13 +30,16 @@ Multipliers: the first ``dsp_multipliers`` PEs (row-major) write ``a * b`` so Yo
 the chip's hard multipliers (ECP5 MULT18X18D, iCE40UP5K SB_MAC16); the rest use an explicit
 radix-4 Booth multiplier in LUTs, since Yosys would otherwise map every ``*`` to a DSP block and
 run out. ``dsp_multipliers=None`` writes ``*`` everywhere (simulation, or chips with enough).
+Every multiply takes two pipeline stages: a Booth multiplier registers the sums of the two
+halves of its partial products, then adds them; a hard multiplier's product is registered
+twice (the DSP blocks' own pipeline registers can take them).
 
 Pipeline (one command per cycle; back-pressure on ``result`` stalls the whole pipeline):
-command register (with the chosen and scaled column operand) -> product register (LOAD/READ
-act here) -> adder trees with a register every two levels (an UPDATE registers its rounded
-steps, then writes the weights) -> result. A command that follows an UPDATE waits two cycles
-so it sees the new weights. :attr:`latency` is the cycles from a ``cmd`` handshake to its result
-with no back-pressure.
+command register (with the chosen and scaled column operand) -> multiply stage (LOAD/READ act
+here) -> product register -> adder trees with a register every two levels (an UPDATE registers
+its rounded steps, then writes the weights) -> result. A command that follows an UPDATE waits
+three cycles so it sees the new weights. :attr:`latency` is the cycles from a ``cmd`` handshake
+to its result with no back-pressure.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
@@ -50,8 +53,8 @@ __all__ = ["MultiplierArray", "booth_multiply", "reference"]
 _LEVELS_PER_STAGE = 2
 
 
-def booth_multiply(a, b):
-    """Signed ``a * b`` as radix-4 Booth partial products summed in LUT adders (no ``*``)."""
+def booth_terms(a, b):
+    """The radix-4 Booth partial products of signed ``a * b`` (their sum is the product)."""
     width_b = len(b) + (len(b) & 1)
     b_ext = Cat(Const(0, 1), b, b[-1])            # b[-1] = 0, then sign-extend to width_b
     terms = []
@@ -62,10 +65,19 @@ def booth_multiply(a, b):
         magnitude = Mux(one, a, Mux(two, a << 1, 0))
         negative = b_high & ~(b_mid & b_low)
         terms.append(Mux(negative, -magnitude, magnitude) << k)
+    return terms
+
+
+def _sum(terms, width):
     total = terms[0]
     for term in terms[1:]:
         total = total + term
-    return total.as_signed()[:len(a) + len(b)].as_signed()
+    return total.as_signed()[:width].as_signed()
+
+
+def booth_multiply(a, b):
+    """Signed ``a * b`` as radix-4 Booth partial products summed in LUT adders (no ``*``)."""
+    return _sum(booth_terms(a, b), len(a) + len(b))
 
 
 def _tree_stages(n_terms):
@@ -99,7 +111,7 @@ class MultiplierArray(wiring.Component):
     @property
     def latency(self):
         """Cycles from a ``cmd`` handshake to its ``result`` (no back-pressure, no UPDATE)."""
-        return 2 + self.tree_stages
+        return 3 + self.tree_stages
 
     @property
     def update_shift(self):
@@ -108,10 +120,27 @@ class MultiplierArray(wiring.Component):
         lr_range``."""
         return self._cfg.update_base_shift + self._cfg.act_frac
 
-    def _multiply(self, index, a, b):
+    def _multiply(self, m, index, a, b, product, *, first, second, name):
+        """``product <= a * b`` in two register stages, loaded when ``first`` and ``second``
+        are high (see the module docstring)."""
+        width = len(a) + len(b)
         if self._dsp is None or index < self._dsp:
-            return a * b
-        return booth_multiply(a, b)
+            stage = Signal(signed(width), name=f"{name}_m")
+            with m.If(first):
+                m.d.sync += stage.eq(a * b)
+            with m.If(second):
+                m.d.sync += product.eq(stage)
+            return
+        terms = booth_terms(a, b)
+        half = (len(terms) + 1) // 2
+        low = Signal(signed(width), name=f"{name}_lo")
+        high = Signal(signed(width), name=f"{name}_hi")
+        with m.If(first):
+            m.d.sync += low.eq(_sum(terms[:half], width))
+            if terms[half:]:
+                m.d.sync += high.eq(_sum(terms[half:], width))
+        with m.If(second):
+            m.d.sync += product.eq(_sum([low, high], width))
 
     def elaborate(self, platform):
         cfg = self._cfg
@@ -123,18 +152,21 @@ class MultiplierArray(wiring.Component):
                    for i in range(rows)]
         layout = command_layout(cfg)
 
-        # Stage A: the registered command.  Stage B: products.  Then the tree stages.
+        # Stage A: the registered command.  Stage M: the multipliers' first half.  Stage B:
+        # products.  Then the tree stages.
         a_cmd, a_valid = Signal(layout), Signal()
+        m_cmd, m_valid = Signal(layout), Signal()
         b_cmd, b_valid = Signal(layout), Signal()
         advance = Signal()
         out_stages = self.tree_stages
         m.d.comb += advance.eq(~self.result.valid | self.result.ready)
+        m_update = m_valid & (m_cmd.op == Op.UPDATE)
         b_update = b_valid & (b_cmd.op == Op.UPDATE)
         c_update = Signal()                         # the UPDATE one stage after B
         with m.If(advance):
             m.d.sync += c_update.eq(b_update)
         # A command after an UPDATE waits until the UPDATE has written the weights.
-        a_moves = advance & ~b_update & ~c_update
+        a_moves = advance & ~m_update & ~b_update & ~c_update
         m.d.comb += self.cmd.ready.eq(advance & (~a_valid | a_moves))
         # The column operand of the multipliers is chosen and scaled at the handshake, into
         # stage A: x[j] (FORWARD) or x'[j] = x[j] << (lr_range - lr_offset) (UPDATE), so the
@@ -148,24 +180,28 @@ class MultiplierArray(wiring.Component):
                 scaled = (x << cfg.lr_range) >> self.lr_offset            # exact: low bits 0
                 m.d.sync += x_col[j].eq(Mux(self.cmd.payload.op == Op.UPDATE, scaled, x))
 
-        # A -> B: products from the current weights; LOAD and READ shift the rows.
+        # A -> M -> B: products from the current weights; LOAD and READ shift the rows.
         op = a_cmd.op
         product_bits = (max(cfg.weight_bits, cfg.err_bits) + max(x_bits, cfg.err_bits))
         products = [[Signal(signed(product_bits), name=f"p_{i}_{j}")
                      for j in range(cols)] for i in range(rows)]
+        m_read = [Signal(signed(cfg.weight_bits), name=f"m_read_{j}") for j in range(cols)]
         read_row = [Signal(signed(cfg.weight_bits), name=f"read_{j}") for j in range(cols)]
         with m.If(advance):
+            m.d.sync += [b_cmd.eq(m_cmd), b_valid.eq(m_valid)]
+            m.d.sync += [r.eq(v) for r, v in zip(read_row, m_read, strict=True)]
             with m.If(a_moves):
-                m.d.sync += [b_cmd.eq(a_cmd), b_valid.eq(a_valid)]
+                m.d.sync += [m_cmd.eq(a_cmd), m_valid.eq(a_valid)]
             with m.Else():
-                m.d.sync += b_valid.eq(0)
+                m.d.sync += m_valid.eq(0)
+        for i in range(rows):
+            for j in range(cols):
+                lhs = Mux(op == Op.UPDATE, a_cmd.delta[i], weights[i][j])
+                rhs = Mux(op == Op.BACKWARD, a_cmd.delta[i], x_col[j])
+                self._multiply(m, i * cols + j, lhs, rhs, products[i][j],
+                               first=a_moves & a_valid, second=advance, name=f"p_{i}_{j}")
         with m.If(a_moves & a_valid):
-            for i in range(rows):
-                for j in range(cols):
-                    lhs = Mux(op == Op.UPDATE, a_cmd.delta[i], weights[i][j])
-                    rhs = Mux(op == Op.BACKWARD, a_cmd.delta[i], x_col[j])
-                    m.d.sync += products[i][j].eq(self._multiply(i * cols + j, lhs, rhs))
-            m.d.sync += [read_row[j].eq(weights[0][j]) for j in range(cols)]
+            m.d.sync += [m_read[j].eq(weights[0][j]) for j in range(cols)]
             with m.If((op == Op.LOAD) | (op == Op.READ)):
                 for i in range(rows):
                     for j in range(cols):
@@ -222,7 +258,7 @@ class MultiplierArray(wiring.Component):
         m.d.comb += [payload.acc[i].eq(row_sums[i]) for i in range(rows)]
         m.d.comb += [payload.grad[j].eq(col_sums[j]) for j in range(cols)]
         m.d.comb += [payload.weights[j].eq(read_pipe[j]) for j in range(cols)]
-        m.d.comb += self.idle.eq(~a_valid & ~b_valid & ~c_update & ~valid_pipe)
+        m.d.comb += self.idle.eq(~a_valid & ~m_valid & ~b_valid & ~c_update & ~valid_pipe)
         return m
 
     def _tree(self, m, terms, width, enable, name):

@@ -125,3 +125,29 @@ def test_rtl_matches_reference(rounding, dsp, stall):
     sim.add_testbench(monitor)
     sim.run_until(1e-6 * 20 * len(commands))
     assert [(op, list(map(int, v))) for op, v in expected] == got
+
+
+@pytest.mark.parametrize("dsp", [None, 0])
+def test_latency_property_is_the_measured_latency(dsp):
+    # Hard multipliers and Booth multipliers take the same two stages.
+    cfg = Config(array_rows=4, array_cols=2)
+    dut = MultiplierArray(cfg, dsp_multipliers=dsp)
+    measured = []
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+
+    async def bench(ctx):
+        ctx.set(dut.result.ready, 1)
+        ctx.set(dut.cmd.payload.op, Op.FORWARD)
+        ctx.set(dut.cmd.valid, 1)
+        await ctx.tick().until(dut.cmd.ready)
+        ctx.set(dut.cmd.valid, 0)
+        cycles = 1
+        while not ctx.get(dut.result.valid):
+            await ctx.tick()
+            cycles += 1
+        measured.append(cycles)
+
+    sim.add_testbench(bench)
+    sim.run_until(1e-4)
+    assert measured == [dut.latency]
