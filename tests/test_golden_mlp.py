@@ -171,6 +171,20 @@ def test_train_refuses_a_schedule_the_hardware_cannot_run(capsys):
     assert main(args + ["--lr-range", "4"]) == 0
 
 
+def test_tuned_defaults_run_on_the_hardware():
+    from fewmul.commands.train import DEFAULTS, TrainOptions, default_config
+    from fewmul.config import FRACTION_MODES
+    from fewmul.hw.engine_plan import EnginePlan
+    options = TrainOptions()
+    for weights in ("binary", "ternary"):
+        cfg = default_config(weights=weights)
+        assert cfg.layers[1:-1] == DEFAULTS["hidden"]
+        assert cfg.update_fraction in FRACTION_MODES
+        EnginePlan(cfg)                                     # the engine builds it
+        assert all(cfg.check_lr_shift(options.lr_shift(cfg, epoch)) is not None
+                   for epoch in range(options.epochs))      # one rate for all layers, in range
+
+
 def test_train_resolves_the_tuned_initial_range():
     import dataclasses
 

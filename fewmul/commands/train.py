@@ -33,7 +33,7 @@ __all__ = ["BACKENDS", "DEFAULTS", "default_config", "TrainOptions", "train", "p
 #: datapath defaults of :class:`fewmul.config.Config`. ``lr_shift`` is the first epoch's
 #: learning-rate shift (``Config.lr_shift`` stays the hardware's reset value); the schedule
 #: halves the rate every ``lr_decay`` epochs, so it needs ``lr_range >= (epochs - 1) // lr_decay``.
-DEFAULTS = dict(dataset="digits", hidden=(64,), epochs=40, lr_shift=5, lr_decay=10)
+DEFAULTS = dict(dataset="digits", hidden=(256,), epochs=60, lr_shift=5, lr_decay=15)
 
 #: Tuned half-width of the uniform initial weights, per weight mode (``float``: the float SGD
 #: reference). Sampled binary weights near 0 are pure noise (P(+1) = 1/2), so binary connect
@@ -47,8 +47,9 @@ def default_init_range(weights):
 
 
 #: Further :class:`~fewmul.config.Config` fields of the tuned run (datapath choices the hardware
-#: built for the run takes as well).
-TUNED_CONFIG = dict()
+#: built for the run takes as well): the update's shifted-out fraction rounded, not truncated
+#: (unbiased; the hardware's carry-in into the rounding compare).
+TUNED_CONFIG = dict(update_fraction="round")
 
 
 def default_config(**changes):
@@ -263,8 +264,8 @@ def add_parser(sub):
     p.add_argument("--rand-bits", type=int, default=defaults.rand_bits,
                    help="bits of every random draw (default: %(default)s)")
     p.add_argument("--update-fraction", choices=FRACTION_MODES, default=defaults.update_fraction,
-                   help="fraction bits of the update's shift: truncate (the hardware) or round "
-                        "(golden model only; default: %(default)s)")
+                   help="fraction bits of the update's shift: truncate (floor, biased down) or "
+                        "round (half up, unbiased; default: %(default)s)")
     p.add_argument("--init-range", type=float, default=None,
                    help="initial weights uniform in [-R, R] (default: "
                         + ", ".join(f"{v} for {k}" for k, v in INIT_RANGES.items()) + ")")
