@@ -191,8 +191,9 @@ def _log_tail(build_dir):
 def sweep(device, design, shapes, *, seeds, out, log, fmt=None, router=None):
     """Largest passing shape of ``shapes`` for ``design`` on ``device``; all its seeds' builds.
 
-    With an offline log (``--report-only``): the largest logged shape (of ``shapes`` or built
-    with ``--points``) that passes, else the largest that fits (its report says it misses
+    With an offline log (``--report-only``): of the logged shapes (of ``shapes`` or built with
+    ``--points``) that pass, the one with the highest peak MAC/s (PEs x seed-1 Fmax: a larger
+    array at a lower clock may do less), else the largest that fits (its report says it misses
     timing), with every seed logged for it. ``fmt``: the number format (see
     :func:`build_point`).
     """
@@ -203,7 +204,8 @@ def sweep(device, design, shapes, *, seeds, out, log, fmt=None, router=None):
                   if p["seed"] == 1 and p.get("device") == device and p.get("design") == design
                   and _tag(p) == tag]
         for wanted in ("passes", "fits"):
-            candidates = [(p["pes"], p["rows"], p["cols"]) for p in points if p.get(wanted)]
+            candidates = [((p["pes"] * p["fmax_mhz"]) if wanted == "passes" else p["pes"],
+                           p["rows"], p["cols"]) for p in points if p.get(wanted)]
             if candidates:
                 _, rows, cols = max(candidates)
                 prefix = _key(device, design, rows, cols, "", tag)
