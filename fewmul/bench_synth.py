@@ -628,10 +628,12 @@ def run(args, command=COMMAND):
                          f"flat build differs slightly):\n\n{table_area}\n")
         formats = "; ".join(f"`{format_label(t)}`" + (" (Config's defaults)" if not t else "")
                             for t in sorted({t for _, t in best}))
-        body = (f"Largest configuration of each design and number format that fits the chip "
-                f"and meets the array clock (iCE40UP5K: {DEVICES['ice40up5k']['clock_mhz']} "
-                f"MHz, ECP5-85F: {DEVICES['ecp5-85f']['clock_mhz']} MHz), Fmax over the "
-                f"nextpnr seeds built for it. Formats: `W<w> E<e>.<f>` = <w>-bit weights, "
+        body = (f"Best configuration of each design and number format: of the builds that fit "
+                f"the chip and meet the array clock (iCE40UP5K: "
+                f"{DEVICES['ice40up5k']['clock_mhz']} MHz, ECP5-85F: "
+                f"{DEVICES['ecp5-85f']['clock_mhz']} MHz), the one with the highest peak MAC/s "
+                f"(PEs x seed-1 Fmax); Fmax over the nextpnr seeds built for it. Formats: "
+                f"`W<w> E<e>.<f>` = <w>-bit weights, "
                 f"<e>-bit errors with <f> fraction bits, 8-bit activations "
                 f"(`--weight-bits`, `--err-bits`, `--err-frac`): {formats}.\n\n"
                 f"{summary}\n\nEvery build of the sweep (nextpnr seed 1; the design sits in "
