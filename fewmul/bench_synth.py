@@ -346,7 +346,7 @@ def _table(log, best):
         fmt = format_label(tag)
         for design, b in designs.items():
             if b is None:
-                summary.append(f"| {device} | {fmt} | {design} | none built that fits | | | | "
+                summary.append(f"| {device} | {fmt} | {design} | no logged build fits | | | | "
                                f"| |")
                 continue
             s = b["fmax_seeds_mhz"]
