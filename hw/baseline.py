@@ -213,10 +213,13 @@ class MultiplierArray(wiring.Component):
 
         # B -> C: the rounded update step; C: UPDATE writes the saturated weights.
         shift = self.update_shift + cfg.lr_range
+        # update_fraction round: half an LSB of the shift added first (docs/datapath.md §8);
+        # the operand's 2^(lr_range - lr_offset) scaling leaves the rounded value unchanged
+        half = 1 << (shift - 1) if cfg.update_fraction == "round" and shift else 0
         steps = [[None] * cols for _ in range(rows)]
         for i in range(rows):
             for j in range(cols):
-                wide = (products[i][j] << bits) >> shift
+                wide = ((products[i][j] << bits) + half) >> shift
                 whole = wide >> bits
                 fraction = wide[:bits]
                 if cfg.update_rounding == "stochastic":
@@ -313,7 +316,9 @@ def reference(cfg, weights, commands):
             delta = np.asarray(command["delta"], dtype=np.int64)
             lr_offset = int(command.get("lr_offset", 0))
             assert 0 <= lr_offset <= cfg.lr_range, lr_offset
-            wide = ((delta[:, None] * x[None, :]) << bits) >> (shift + lr_offset)
+            total = shift + lr_offset
+            half = 1 << (total - 1) if cfg.update_fraction == "round" and total else 0
+            wide = (((delta[:, None] * x[None, :]) << bits) + half) >> total
             whole, fraction = wide >> bits, wide & ((1 << bits) - 1)
             if cfg.update_rounding == "stochastic":
                 rho = (np.asarray(command["v2"], dtype=np.int64)[:, None]

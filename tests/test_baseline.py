@@ -76,13 +76,16 @@ def _commands(cfg, rng, count):
     return commands
 
 
+@pytest.mark.parametrize("fraction", ["truncate", "round"])
 @pytest.mark.parametrize("rounding", ["stochastic", "nearest"])
 @pytest.mark.parametrize("dsp", [None, 2])
 @pytest.mark.parametrize("stall", [False, True])
-def test_rtl_matches_reference(rounding, dsp, stall):
+def test_rtl_matches_reference(rounding, dsp, stall, fraction):
     # lr_shift 3 (the smallest legal) makes updates big enough to saturate weights sometimes.
     cfg = Config(array_rows=3, array_cols=4, lr_shift=3 if rounding == "nearest" else 6,
-                 lr_range=3 if rounding == "nearest" else 5, update_rounding=rounding)
+                 lr_range=3 if rounding == "nearest" else 5, update_rounding=rounding,
+                 update_fraction=fraction,
+                 rand_bits=2 if fraction == "round" else 8)  # 2 bits: the carry-in often acts
     rng = np.random.default_rng(7)
     commands = _commands(cfg, rng, 60)
     assert {c["lr_offset"] for c in commands if c["op"] == Op.UPDATE} == set(
