@@ -298,6 +298,8 @@ def reference(cfg, weights, commands):
     """
     import numpy as np
 
+    from ..golden.shifter import round_up, shift_right
+
     w = np.array(weights, dtype=np.int64)
     wf, bits = cfg.weight_frac, cfg.rand_bits
     shift = cfg.update_base_shift + cfg.act_frac
@@ -316,16 +318,14 @@ def reference(cfg, weights, commands):
             delta = np.asarray(command["delta"], dtype=np.int64)
             lr_offset = int(command.get("lr_offset", 0))
             assert 0 <= lr_offset <= cfg.lr_range, lr_offset
-            total = shift + lr_offset
-            half = 1 << (total - 1) if cfg.update_fraction == "round" and total else 0
-            wide = (((delta[:, None] * x[None, :]) << bits) + half) >> total
-            whole, fraction = wide >> bits, wide & ((1 << bits) - 1)
+            # the golden model's shift and rounding, on the exact product instead of δ Q(x)
+            whole, fraction = shift_right(delta[:, None] * x[None, :], shift + lr_offset, bits,
+                                          round_fraction=cfg.update_fraction == "round")
+            rho = None
             if cfg.update_rounding == "stochastic":
                 rho = (np.asarray(command["v2"], dtype=np.int64)[:, None]
                        ^ np.asarray(command["u2"], dtype=np.int64)[None, :])
-                up = (rho < fraction).astype(np.int64)
-            else:
-                up = (fraction >= (1 << (bits - 1))).astype(np.int64)
+            up = round_up(fraction, rho, bits, cfg.update_rounding)
             w = np.clip(w + whole + up, lo, hi)
         elif op == Op.LOAD:
             w = np.concatenate([w[1:], np.asarray(command["weights"], dtype=np.int64)[None]])
