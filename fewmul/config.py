@@ -79,7 +79,7 @@ class Config:
     #: The ``rand_bits`` fraction bits of the update's barrel shift, which the rounding compares
     #: with a draw: ``truncate`` (floor: every update loses up to 2^-rand_bits of a weight LSB,
     #: a downward bias), or ``round`` (half up: the shifted-out bit below them is a carry-in,
-    #: unbiased). The hardware implements both (the guard bit is the rounding compare's carry-in).
+    #: unbiased). The hardware implements both (round: one guard bit of the shift).
     update_fraction: str = "truncate"
     #: Seed of the random-number streams (``docs/datapath.md`` section 6).
     seed: int = 1

@@ -8,8 +8,8 @@ saturation. ``lr_offset`` (``0 .. cfg.lr_range``) is the run-time learning rate:
 the golden model's at ``cfg.replace(lr_shift=cfg.lr_shift + lr_offset)``.
 
 ``cfg.update_fraction`` ``round`` (the unbiased fraction) costs one guard bit: the shifter keeps
-``rand_bits + 1`` fraction bits, and the lowest, ``carry``, enters the rounding compare as a
-carry-in (``ρ < fraction + carry``), so no adder is added to the datapath.
+``rand_bits + 1`` fraction bits, and the lowest, ``carry``, is added to the fraction the
+rounding compares (``ρ < fraction + carry``): a ``B``-bit increment per column unit.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed
@@ -130,17 +130,12 @@ class UpdateRound(ConfigComponent):
         cfg = self._cfg
         m = Module()
         up = Signal()
-        rounded = cfg.update_fraction == "round"
+        # truncate: carry is 0 and not built; round: fraction + carry has B + 1 bits
+        fraction = self.fraction + self.carry if cfg.update_fraction == "round" else self.fraction
         if cfg.update_rounding == "stochastic":
-            # ρ < fraction + carry: the carry-in of the compare's carry chain, no adder.
-            less = Mux(self.carry, self.rand <= self.fraction, self.rand < self.fraction)
-            m.d.comb += up.eq(less if rounded else self.rand < self.fraction)
-        elif rounded:
-            # fraction + carry >= 2^(B-1): the top bit, or a carry rippling into it.
-            ripple = self.carry & (self.fraction[:-1] == (1 << (cfg.rand_bits - 1)) - 1)
-            m.d.comb += up.eq(self.fraction[-1] | ripple)
+            m.d.comb += up.eq(self.rand < fraction)
         else:
-            m.d.comb += up.eq(self.fraction[-1])                      # fraction >= 2^(B-1)
+            m.d.comb += up.eq(fraction >= (1 << (cfg.rand_bits - 1)))
         m.d.comb += self.step.eq(Mux(self.is_zero, 0, self.whole + up))
         return m
 

@@ -48,7 +48,7 @@ def default_init_range(weights):
 
 #: Further :class:`~fewmul.config.Config` fields of the tuned run (datapath choices the hardware
 #: built for the run takes as well): the update's shifted-out fraction rounded, not truncated
-#: (unbiased; the hardware's carry-in into the rounding compare).
+#: (unbiased; in hardware one guard bit of the update's shift).
 TUNED_CONFIG = dict(update_fraction="round")
 
 

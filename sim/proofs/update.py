@@ -37,7 +37,7 @@ CASES = {
                            err_frac=5, lr_shift=1, rand_bits=3, shift_bits=2),
     "nearest_narrow": Config(update_rounding="nearest", act_bits=6, weight_bits=6, err_bits=8,
                              err_frac=5, lr_shift=1, rand_bits=3, shift_bits=2),
-    # the unbiased fraction: the guard bit as the compare's carry-in, at the defaults and narrow
+    # the unbiased fraction: the guard bit added to the compared fraction, defaults and narrow
     "stoch_round": Config(update_rounding="stochastic", update_fraction="round"),
     "nearest_round_narrow": Config(update_rounding="nearest", update_fraction="round",
                                    act_bits=6, weight_bits=6, err_bits=8, err_frac=5, lr_shift=1,
