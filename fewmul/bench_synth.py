@@ -142,7 +142,7 @@ def build_point(device, design, rows, cols, seed, out, log, fmt=None, router=Non
         return {"key": key, "rows": rows, "cols": cols, "pes": rows * cols, "seed": seed,
                 "format": tag, "fits": False, "passes": False, "skipped": True}
     spec = DEVICES[device]
-    build_dir = Path(out) / device / design / f"{rows}x{cols}-{tag + '-' if tag else ''}seed{seed}"
+    build_dir = _point_dir(out, device, design, rows, cols, tag, seed)
     started = time.monotonic()
     print(f"  {key} ...", end="", flush=True)
     try:
@@ -300,12 +300,16 @@ def _yosys(report):
     return {kind: sum(cells.get(t, 0) for t in types) for kind, types in _KINDS.items()}
 
 
+def _point_dir(out, device, design, rows, cols, tag, seed):
+    """Build directory of a point: ``<out>/<device>/<design>/<R>x<C>-[<tag>-]seed<n>``."""
+    return Path(out) / device / design / f"{rows}x{cols}-{tag + '-' if tag else ''}seed{seed}"
+
+
 def _build_dir(point, out):
     if "build_dir" in point:
         return Path(point["build_dir"])
-    tag = _tag(point)
-    return (Path(out) / point["device"] / point["design"]
-            / f"{point['rows']}x{point['cols']}-{tag + '-' if tag else ''}seed{point['seed']}")
+    return _point_dir(out, point["device"], point["design"], point["rows"], point["cols"],
+                      _tag(point), point["seed"])
 
 
 def _router_mark(point):
