@@ -131,6 +131,13 @@ class ResultMonitor:
 
 
 class ArrayTestbench:
+    """Driver, monitor and scoreboard of one array; :meth:`make_model` is its golden twin."""
+
+    #: The scoreboard's and the messages' name of the DUT.
+    name = "array"
+    #: Whether the DUT has the ``clips`` output (saturation events) to compare with the model's.
+    counts_clips = True
+
     def __init__(self, dut, params):
         self.dut = dut
         self.cfg = Config.from_dict(params["cfg"])
@@ -140,13 +147,20 @@ class ArrayTestbench:
         self.driver = CommandDriver(dut, self.cmd_codec, self.rng, params.get("idle", 0.0))
         self.monitor = ResultMonitor(dut, self.result_codec, self.rng,
                                      params.get("backpressure", 0.0))
-        self.model = ArrayModel(self.cfg)
-        self.scoreboard = Scoreboard("array", dut._log)
+        self.model = self.make_model(params)
+        self.scoreboard = Scoreboard(self.name, dut._log)
         self.accepted = []
         self.clips = 0                        # the array's saturation events, summed
         self.cycle = 0
         self.accept_cycles = []
         self.result_cycles = []
+
+    def make_model(self, params):
+        return ArrayModel(self.cfg)
+
+    def _sample_clips(self):
+        if self.counts_clips:
+            self.clips += int(self.dut.clips.value)
 
     async def start(self):
         dut = self.dut
@@ -173,7 +187,7 @@ class ArrayTestbench:
             self.monitor.drive()
             await ReadOnly()
             accepted = int(dut.cmd__valid.value) and int(dut.cmd__ready.value)
-            self.clips += int(dut.clips.value)
+            self._sample_clips()
             command = self.driver.sample(accepted)
             if command is not None:
                 self.accepted.append(command)
@@ -189,7 +203,7 @@ class ArrayTestbench:
         dut.cmd__valid.value = 0
         for _ in range(self.cfg.array_rows + 8):      # a last UPDATE may still write its rows
             await ReadOnly()
-            self.clips += int(dut.clips.value)
+            self._sample_clips()
             await FallingEdge(dut.clk)
             self.cycle += 1
         self.score(commands, self.monitor.results[before:])
@@ -197,7 +211,7 @@ class ArrayTestbench:
     def score(self, commands, results):
         want = [r for r in (self.model.execute(c) for c in commands) if r is not None]
         assert len(results) == len(want), (
-            f"array: {len(results)} results for {len(want)} expected (commands stuck?)")
+            f"{self.name}: {len(results)} results for {len(want)} expected (commands stuck?)")
         got_rows, want_rows, stim = {}, {}, {}
         for k, (g, w) in enumerate(zip(results, want, strict=True)):
             field = next(f for f in w if f != "op")
@@ -211,9 +225,10 @@ class ArrayTestbench:
             {"match": np.array([got_rows[k] == want_rows[k] for k in keys], dtype=np.int64)},
             {"match": np.ones(len(keys), dtype=np.int64)})
         # The saturation events of every UPDATE so far (the run drains the last one's rows).
-        self.scoreboard.compare({"index": np.array([len(self.accepted)])},
-                                {"clips": np.array([self.clips])},
-                                {"clips": np.array([self.model.clips])})
+        if self.counts_clips:
+            self.scoreboard.compare({"index": np.array([len(self.accepted)])},
+                                    {"clips": np.array([self.clips])},
+                                    {"clips": np.array([self.model.clips])})
         # Commands without a result (UPDATE, LOAD) are checked through later READs/FORWARDs;
         # count them as checked transactions too.
         self.scoreboard.checked += len(commands) - len(want)
@@ -375,34 +390,46 @@ async def latency(dut):
     tb.check()
 
 
-@cocotb.test()
-async def corners(dut):
-    tb = ArrayTestbench(dut, testbench_params())
+async def run_corners(tb):
+    """The corner program (rails, zeros, saturation both ways, every learning rate), scored."""
     await tb.start()
     await tb.run(tb.corner_program())
     tb.check()
 
 
-@cocotb.test()
-async def training_steps(dut):
+async def run_training_steps(tb, transactions):
     """Forward, backward with the forward's draws, update: the sequence of a training step."""
-    params = testbench_params()
-    tb = ArrayTestbench(dut, params)
     await tb.start()
     program = tb.load_tile(tb.random_tile())
-    for _ in range(max(1, int(params["transactions"] * volume()) // 12)):
+    for _ in range(max(1, int(transactions * volume()) // 12)):
         program += tb.step_program()
     program += tb.read_tile()
     await tb.run(program)
     tb.check()
 
 
-@cocotb.test()
-async def random_mix(dut):
-    params = testbench_params()
-    tb = ArrayTestbench(dut, params)
+async def run_random_mix(tb, transactions):
+    """Random programs (idle gaps and back-pressure from the params) until ``transactions``
+    (times the volume) are checked."""
     await tb.start()
-    total = int(params["transactions"] * volume())
+    total = int(transactions * volume())
     while tb.scoreboard.checked < total:
         await tb.run(tb.random_program(min(2000, total)))
     tb.check()
+
+
+@cocotb.test()
+async def corners(dut):
+    await run_corners(ArrayTestbench(dut, testbench_params()))
+
+
+@cocotb.test()
+async def training_steps(dut):
+    params = testbench_params()
+    await run_training_steps(ArrayTestbench(dut, params), params["transactions"])
+
+
+@cocotb.test()
+async def random_mix(dut):
+    params = testbench_params()
+    await run_random_mix(ArrayTestbench(dut, params), params["transactions"])

@@ -1,5 +1,6 @@
 # amaranth: UnusedElaboratable=no
-"""Multiplier baseline: the RTL (Amaranth simulator) against its numpy model, bit for bit."""
+"""Multiplier baseline: the RTL against its numpy model, bit for bit (Amaranth's simulator, and
+cocotb on Icarus and Verilator)."""
 
 import numpy as np
 import pytest
@@ -10,6 +11,9 @@ from amaranth.sim import Simulator
 from fewmul.config import Config
 from fewmul.hw.array import Op, PEArray, array_members
 from fewmul.hw.baseline import MultiplierArray, booth_multiply, reference
+from fewmul.sim.runner import run_testbench
+
+from .conftest import SIMULATORS
 
 
 def test_same_ports_as_the_fewmul_array():
@@ -154,3 +158,29 @@ def test_latency_property_is_the_measured_latency(dsp):
     sim.add_testbench(bench)
     sim.run_until(1e-4)
     assert measured == [dut.latency]
+
+
+BENCH_CASES = {
+    # name: (config, dsp_multipliers, idle, backpressure, transactions)
+    "4x4-mixed": (dict(array_rows=4, array_cols=4), 6, 0.2, 0.3, 800),
+    "3x5-narrow-round": (dict(array_rows=3, array_cols=5, weight_bits=8, err_bits=12, err_frac=8,
+                              lr_shift=3, rand_bits=2, update_fraction="round",
+                              update_rounding="nearest"), 0, 0.1, 0.4, 800),
+}
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("case", list(BENCH_CASES))
+def test_baseline_rtl_matches_reference(simulator, case, build_dir, verilator_fast_build):
+    """cocotb on both simulators: the array testbench's driver, monitor, corner and random
+    programs (``sim/tb_baseline.py``), scored against :func:`reference`. ``4x4-mixed`` has
+    hard (``*``) and Booth multipliers side by side."""
+    config, dsp, idle, backpressure, transactions = BENCH_CASES[case]
+    cfg = Config(**config)
+    dut = MultiplierArray(cfg, dsp_multipliers=dsp)
+    params = dict(cfg=cfg.as_dict(), seed=sum(map(ord, case)), transactions=transactions,
+                  idle=idle, backpressure=backpressure)
+    result = run_testbench(dut, toplevel="baseline_array", test_module="fewmul.sim.tb_baseline",
+                           simulator=simulator, build_dir=build_dir, params=params)
+    assert result.tests == 3 and result.failed == 0
