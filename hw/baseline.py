@@ -31,8 +31,9 @@ the chip's hard multipliers (ECP5 MULT18X18D, iCE40UP5K SB_MAC16); the rest use 
 radix-4 Booth multiplier in LUTs, since Yosys would otherwise map every ``*`` to a DSP block and
 run out. ``dsp_multipliers=None`` writes ``*`` everywhere (simulation, or chips with enough).
 Every multiply takes two pipeline stages: a Booth multiplier registers the sums of the two
-halves of its partial products, then adds them; a hard multiplier's product is registered
-twice (the DSP blocks' own pipeline registers can take them).
+halves of its partial products, then adds them; a hard multiplier registers its operands, then
+its product (the DSP blocks' input and output registers can take them), so the operand
+multiplexers and their select fan-out are not in front of the multiplier.
 
 Pipeline (one command per cycle; back-pressure on ``result`` stalls the whole pipeline):
 command register (with the chosen and scaled column operand) -> multiply stage (LOAD/READ act
@@ -125,11 +126,14 @@ class MultiplierArray(wiring.Component):
         are high (see the module docstring)."""
         width = len(a) + len(b)
         if self._dsp is None or index < self._dsp:
-            stage = Signal(signed(width), name=f"{name}_m")
+            # operands registered, then the product: the hard multiplier sits between two
+            # registers (its own input and output registers), not behind the operand muxes
+            a_r = Signal(signed(len(a)), name=f"{name}_a")
+            b_r = Signal(signed(len(b)), name=f"{name}_b")
             with m.If(first):
-                m.d.sync += stage.eq(a * b)
+                m.d.sync += [a_r.eq(a), b_r.eq(b)]
             with m.If(second):
-                m.d.sync += product.eq(stage)
+                m.d.sync += product.eq(a_r * b_r)
             return
         terms = booth_terms(a, b)
         half = (len(terms) + 1) // 2
