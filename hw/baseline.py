@@ -35,19 +35,23 @@ halves of its partial products, then adds them; a hard multiplier registers its 
 its product (the DSP blocks' input and output registers can take them), so the operand
 multiplexers and their select fan-out are not in front of the multiplier.
 
-Pipeline (one command per cycle; back-pressure on ``result`` stalls the whole pipeline):
-command register (with the chosen and scaled column operand) -> multiply stage (LOAD/READ act
-here) -> product register -> adder trees with a register every two levels (an UPDATE registers
-its rounded steps, then writes the weights) -> result. A command that follows an UPDATE waits
-three cycles so it sees the new weights. :attr:`latency` is the cycles from a ``cmd`` handshake
-to its result with no back-pressure.
+Pipeline (one command per cycle): command register (with the chosen and scaled column
+operand) -> multiply stage (LOAD/READ act here) -> product register -> adder trees with a
+register every two levels (an UPDATE registers its rounded steps, then writes the weights) ->
+output FIFO -> result. A command that follows an UPDATE waits three cycles so it sees the new
+weights. Flow control is PEArray's: the pipeline never stalls (no clock enable fans out from
+``result.ready`` to every pipeline register), results land in a FIFO of depth
+:attr:`fifo_depth`, and a FORWARD, BACKWARD or READ is accepted only while the results in
+flight plus those queued fit. :attr:`latency` is the cycles from a ``cmd`` handshake to its
+result with no back-pressure.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 
 from ..config import Config
-from .array import Op, acc_width, array_members, command_layout, grad_width
+from .array import Op, acc_width, array_members, command_layout, grad_width, result_layout
 
 __all__ = ["MultiplierArray", "booth_multiply", "reference"]
 
@@ -110,9 +114,19 @@ class MultiplierArray(wiring.Component):
         return max(_tree_stages(self._cfg.array_cols), _tree_stages(self._cfg.array_rows))
 
     @property
-    def latency(self):
-        """Cycles from a ``cmd`` handshake to its ``result`` (no back-pressure, no UPDATE)."""
+    def pipeline_depth(self):
+        """Cycles from a handshake to the result entering the output FIFO."""
         return 3 + self.tree_stages
+
+    @property
+    def latency(self):
+        """Cycles from a ``cmd`` handshake to its ``result`` (no back-pressure, no UPDATE):
+        the pipeline, then two through the buffered FIFO."""
+        return self.pipeline_depth + 2
+
+    @property
+    def fifo_depth(self):
+        return self.pipeline_depth + 2
 
     @property
     def update_shift(self):
@@ -121,30 +135,25 @@ class MultiplierArray(wiring.Component):
         lr_range``."""
         return self._cfg.update_base_shift + self._cfg.act_frac
 
-    def _multiply(self, m, index, a, b, product, *, first, second, name):
-        """``product <= a * b`` in two register stages, loaded when ``first`` and ``second``
-        are high (see the module docstring)."""
+    def _multiply(self, m, index, a, b, product, *, name):
+        """``product <= a * b`` in two register stages, loaded every cycle (see the module
+        docstring): the product of the command that enters stage M reaches stage B with it."""
         width = len(a) + len(b)
         if self._dsp is None or index < self._dsp:
             # operands registered, then the product: the hard multiplier sits between two
             # registers (its own input and output registers), not behind the operand muxes
             a_r = Signal(signed(len(a)), name=f"{name}_a")
             b_r = Signal(signed(len(b)), name=f"{name}_b")
-            with m.If(first):
-                m.d.sync += [a_r.eq(a), b_r.eq(b)]
-            with m.If(second):
-                m.d.sync += product.eq(a_r * b_r)
+            m.d.sync += [a_r.eq(a), b_r.eq(b), product.eq(a_r * b_r)]
             return
         terms = booth_terms(a, b)
         half = (len(terms) + 1) // 2
         low = Signal(signed(width), name=f"{name}_lo")
         high = Signal(signed(width), name=f"{name}_hi")
-        with m.If(first):
-            m.d.sync += low.eq(_sum(terms[:half], width))
-            if terms[half:]:
-                m.d.sync += high.eq(_sum(terms[half:], width))
-        with m.If(second):
-            m.d.sync += product.eq(_sum([low, high], width))
+        m.d.sync += low.eq(_sum(terms[:half], width))
+        if terms[half:]:
+            m.d.sync += high.eq(_sum(terms[half:], width))
+        m.d.sync += product.eq(_sum([low, high], width))
 
     def elaborate(self, platform):
         cfg = self._cfg
@@ -161,24 +170,34 @@ class MultiplierArray(wiring.Component):
         a_cmd, a_valid = Signal(layout), Signal()
         m_cmd, m_valid = Signal(layout), Signal()
         b_cmd, b_valid = Signal(layout), Signal()
-        advance = Signal()
         out_stages = self.tree_stages
-        m.d.comb += advance.eq(~self.result.valid | self.result.ready)
         m_update = m_valid & (m_cmd.op == Op.UPDATE)
         b_update = b_valid & (b_cmd.op == Op.UPDATE)
         c_update = Signal()                         # the UPDATE one stage after B
-        with m.If(advance):
-            m.d.sync += c_update.eq(b_update)
+        m.d.sync += c_update.eq(b_update)
         # A command after an UPDATE waits until the UPDATE has written the weights.
-        a_moves = advance & ~m_update & ~b_update & ~c_update
-        m.d.comb += self.cmd.ready.eq(advance & (~a_valid | a_moves))
+        a_moves = ~m_update & ~b_update & ~c_update
+        # Flow control: accepted FORWARD/BACKWARD/READ not yet in the FIFO, plus those queued,
+        # must fit the FIFO (the pipeline never stalls).
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=result_layout(cfg).size,
+                                                    depth=self.fifo_depth)
+        accept = Signal()
+        produces = ((self.cmd.payload.op == Op.FORWARD) | (self.cmd.payload.op == Op.BACKWARD)
+                    | (self.cmd.payload.op == Op.READ))
+        in_flight = Signal(range(self.fifo_depth + 1))
+        m.d.sync += in_flight.eq(in_flight + (accept & produces) - fifo.w_en)
+        room = fifo.level + in_flight < self.fifo_depth
+        m.d.comb += [self.cmd.ready.eq((~a_valid | a_moves) & (room | ~produces)),
+                     accept.eq(self.cmd.valid & self.cmd.ready)]
         # The column operand of the multipliers is chosen and scaled at the handshake, into
         # stage A: x[j] (FORWARD) or x'[j] = x[j] << (lr_range - lr_offset) (UPDATE), so the
         # learning-rate shift is not in front of the multipliers.
         x_bits = cfg.act_bits + cfg.lr_range                 # x << (lr_range - lr_offset)
         x_col = [Signal(signed(x_bits), name=f"x_col_{j}") for j in range(cols)]
-        with m.If(self.cmd.ready):
-            m.d.sync += [a_cmd.eq(self.cmd.payload), a_valid.eq(self.cmd.valid)]
+        # Stage A loads whenever it is free, offered or not (a_valid says whether it took a
+        # command), so neither cmd.valid nor the FIFO's room fans out to its enables.
+        with m.If(~a_valid | a_moves):
+            m.d.sync += [a_cmd.eq(self.cmd.payload), a_valid.eq(accept)]
             for j in range(cols):
                 x = self.cmd.payload.x[j]
                 scaled = (x << cfg.lr_range) >> self.lr_offset            # exact: low bits 0
@@ -191,19 +210,18 @@ class MultiplierArray(wiring.Component):
                      for j in range(cols)] for i in range(rows)]
         m_read = [Signal(signed(cfg.weight_bits), name=f"m_read_{j}") for j in range(cols)]
         read_row = [Signal(signed(cfg.weight_bits), name=f"read_{j}") for j in range(cols)]
-        with m.If(advance):
-            m.d.sync += [b_cmd.eq(m_cmd), b_valid.eq(m_valid)]
-            m.d.sync += [r.eq(v) for r, v in zip(read_row, m_read, strict=True)]
-            with m.If(a_moves):
-                m.d.sync += [m_cmd.eq(a_cmd), m_valid.eq(a_valid)]
-            with m.Else():
-                m.d.sync += m_valid.eq(0)
+        m.d.sync += [b_cmd.eq(m_cmd), b_valid.eq(m_valid)]
+        m.d.sync += [r.eq(v) for r, v in zip(read_row, m_read, strict=True)]
+        with m.If(a_moves):
+            m.d.sync += [m_cmd.eq(a_cmd), m_valid.eq(a_valid)]
+        with m.Else():
+            m.d.sync += m_valid.eq(0)
         for i in range(rows):
             for j in range(cols):
                 lhs = Mux(op == Op.UPDATE, a_cmd.delta[i], weights[i][j])
                 rhs = Mux(op == Op.BACKWARD, a_cmd.delta[i], x_col[j])
                 self._multiply(m, i * cols + j, lhs, rhs, products[i][j],
-                               first=a_moves & a_valid, second=advance, name=f"p_{i}_{j}")
+                               name=f"p_{i}_{j}")
         with m.If(a_moves & a_valid):
             m.d.sync += [m_read[j].eq(weights[0][j]) for j in range(cols)]
             with m.If((op == Op.LOAD) | (op == Op.READ)):
@@ -231,10 +249,9 @@ class MultiplierArray(wiring.Component):
                 else:
                     up = fraction >= (1 << (bits - 1))
                 step = Signal(signed(len(whole) + 1), name=f"step_{i}_{j}")
-                with m.If(advance):
-                    m.d.sync += step.eq(whole + up)
+                m.d.sync += step.eq(whole + up)
                 steps[i][j] = step
-        with m.If(advance & c_update):
+        with m.If(c_update):
             hi, lo = (1 << (cfg.weight_bits - 1)) - 1, -(1 << (cfg.weight_bits - 1))
             for i in range(rows):
                 for j in range(cols):
@@ -245,9 +262,9 @@ class MultiplierArray(wiring.Component):
 
         # B -> trees: row sums (FORWARD), column sums (BACKWARD), pipelined.
         row_sums = [self._tree(m, [products[i][j] >> wf for j in range(cols)],
-                               acc_width(cfg), advance, f"acc_{i}") for i in range(rows)]
+                               acc_width(cfg), f"acc_{i}") for i in range(rows)]
         col_sums = [self._tree(m, [products[i][j] >> wf for i in range(rows)],
-                               grad_width(cfg), advance, f"grad_{j}") for j in range(cols)]
+                               grad_width(cfg), f"grad_{j}") for j in range(cols)]
         op_pipe, valid_pipe = b_cmd.op, b_valid & (b_cmd.op != Op.UPDATE) & (b_cmd.op != Op.LOAD)
         read_pipe = read_row
         for stage in range(out_stages):
@@ -255,20 +272,23 @@ class MultiplierArray(wiring.Component):
             valid_next = Signal(name=f"valid_{stage}")
             read_next = [Signal(signed(cfg.weight_bits), name=f"read_{stage}_{j}")
                          for j in range(cols)]
-            with m.If(advance):
-                m.d.sync += [op_next.eq(op_pipe), valid_next.eq(valid_pipe)]
-                m.d.sync += [r.eq(v) for r, v in zip(read_next, read_pipe, strict=True)]
+            m.d.sync += [op_next.eq(op_pipe), valid_next.eq(valid_pipe)]
+            m.d.sync += [r.eq(v) for r, v in zip(read_next, read_pipe, strict=True)]
             op_pipe, valid_pipe, read_pipe = op_next, valid_next, read_next
 
-        payload = self.result.payload
-        m.d.comb += [self.result.valid.eq(valid_pipe), payload.op.eq(op_pipe)]
-        m.d.comb += [payload.acc[i].eq(row_sums[i]) for i in range(rows)]
-        m.d.comb += [payload.grad[j].eq(col_sums[j]) for j in range(cols)]
-        m.d.comb += [payload.weights[j].eq(read_pipe[j]) for j in range(cols)]
-        m.d.comb += self.idle.eq(~a_valid & ~m_valid & ~b_valid & ~c_update & ~valid_pipe)
+        entry = Signal(result_layout(cfg))
+        m.d.comb += [entry.op.eq(op_pipe), fifo.w_en.eq(valid_pipe),
+                     fifo.w_data.eq(entry.as_value())]
+        m.d.comb += [entry.acc[i].eq(row_sums[i]) for i in range(rows)]
+        m.d.comb += [entry.grad[j].eq(col_sums[j]) for j in range(cols)]
+        m.d.comb += [entry.weights[j].eq(read_pipe[j]) for j in range(cols)]
+        m.d.comb += [self.result.payload.eq(fifo.r_data), self.result.valid.eq(fifo.r_rdy),
+                     fifo.r_en.eq(self.result.ready)]
+        m.d.comb += self.idle.eq(~a_valid & ~m_valid & ~b_valid & ~c_update & ~valid_pipe
+                                 & (in_flight == 0) & (fifo.level == 0))
         return m
 
-    def _tree(self, m, terms, width, enable, name):
+    def _tree(self, m, terms, width, name):
         """Sum ``terms`` in a binary tree with a register every two levels; exactly
         :attr:`tree_stages` registers deep."""
         stage = 0
@@ -282,8 +302,7 @@ class MultiplierArray(wiring.Component):
                 registered = []
                 for k, term in enumerate(terms):
                     reg = Signal(signed(width), name=f"{name}_s{stage}_{k}")
-                    with m.If(enable):
-                        m.d.sync += reg.eq(term)
+                    m.d.sync += reg.eq(term)
                     registered.append(reg)
                 terms = registered
                 stage += 1
