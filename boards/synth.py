@@ -116,11 +116,13 @@ def _env():
     return env
 
 
-def synthesize(top, *, board_name, build_dir, name="top", seed=1, nextpnr_opts=()):
+def synthesize(top, *, board_name, build_dir, name="top", seed=1, nextpnr_opts=(),
+               synth_opts=()):
     """Place and route ``top`` for ``board_name`` into ``build_dir``; return a SynthReport.
 
     On the iCE40UP5K Yosys maps multipliers to its SB_MAC16 blocks (``-dsp``); ECP5 and Gowin
-    map them to DSPs by default. Designs without multipliers are unaffected.
+    map them to DSPs by default. Designs without multipliers are unaffected. ``synth_opts``:
+    extra options of the family's ``synth_*`` command.
     """
     target = board(board_name)
     platform = target.make_platform()
@@ -132,9 +134,8 @@ def synthesize(top, *, board_name, build_dir, name="top", seed=1, nextpnr_opts=(
         stale.unlink(missing_ok=True)
     opts = ["--report", report_path.name, "--timing-allow-fail", "--seed", str(seed),
             *nextpnr_opts]
-    overrides = {}
-    if target.family == "ice40":
-        overrides["synth_opts"] = "-dsp"
+    synth = [*(["-dsp"] if target.family == "ice40" else []), *synth_opts]
+    overrides = {"synth_opts": " ".join(synth)} if synth else {}
     plan = platform.build(top, name=name, build_dir=str(build_dir), do_build=False,
                           nextpnr_opts=" ".join(opts),
                           script_after_synth=f"tee -q -o {stat_path.name} stat -json",
@@ -179,14 +180,20 @@ def build_design(board_name, design, cfg, *, build_dir, seed=1, clock_mhz=None, 
     target = board(board_name)
     module = target.board_module()
     clock_mhz = module.CLOCK_MHZ if clock_mhz is None else clock_mhz
+    synth_opts = ()
     if design == "baseline":
         from fewmul.hw.baseline import MultiplierArray
         block = MultiplierArray(cfg, dsp_multipliers=target.dsp_blocks)
+        if target.family == "ecp5":
+            # Yosys 0.70's abc9 fails an assertion (ABC_OPS_REINTEGRATE, rtlil.cc:3091) on the
+            # ECP5 baseline from 8x8 up when its result FIFO is in LUT RAM (TRELLIS_DPR16X4);
+            # without LUT RAM the FIFO goes to block RAM and synthesis completes.
+            synth_opts = ("-nolutram",)
     else:
         block = make_design(design, cfg)
     top = module.top(block, clock_mhz=clock_mhz)
     report = synthesize(top, board_name=board_name, build_dir=build_dir, name=name, seed=seed,
-                        nextpnr_opts=nextpnr_opts)
+                        nextpnr_opts=nextpnr_opts, synth_opts=synth_opts)
     pes = pe_count(cfg)
     fmax = round(report.fmax_mhz, 2) if report.fmax_mhz is not None else None
     constraint = report.constraint_mhz or top.clock_mhz
@@ -208,6 +215,7 @@ def build_design(board_name, design, cfg, *, build_dir, seed=1, clock_mhz=None, 
         "bitstream": report.bitstream,
         "seconds": report.seconds,
         "nextpnr_opts": list(nextpnr_opts),
+        "synth_opts": list(synth_opts),
         "config": cfg.as_dict(),
     }
 
