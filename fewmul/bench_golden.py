@@ -306,6 +306,12 @@ the fast path (a power-of-two factor on each layer's weight and bias update).
   ± 0.5: 2^-6 95.00, 2^-7 94.17. Their paper-rule accuracy (real-valued weights) is 54-86 %: this
   form's weights are not probabilities. 2^-7 was picked on the test set among these (the
   spread between 2^-6 and 2^-8 is within noise), like the rest of this tuning.
+  Against the same form at 16 bits it is also within 2 points: binary w16 with deterministic
+  signs, seeds 1-5, multiplier-free 97.33 % from 2^-7 (paper rule 83.22) and 97.33 % from 2^-5
+  (95.83), so w5 is 1.33 points below it (scouting script, not a bench row). That 16-bit
+  deterministic form is 0.4 points above the stochastic default's paper-rule 96.94 and 1.9
+  above its multiplier-free 95.44: a candidate default for a multiplier-free deployment, not
+  adopted this session (the paper's rule is the stochastic form's).
 - **Not used**: a ternary inference threshold other than 1/2 (a constant draw in the sampler):
   thresholds 0.6-0.75 gain about 0.7 points on the test set, but chosen on it.
 - The float binary / ternary connect + QBP rows are the like-for-like references of the paper's
