@@ -95,8 +95,14 @@ def test_sweep_finds_the_largest_passing_shape(monkeypatch, tmp_path):
     assert [b["seed"] for b in builds] == [1, 2, 3]
     best = bench_synth._best_build(builds)
     assert best["fmax_seeds_mhz"] == {"min": 31.0, "median": 32.0, "max": 33.0,
-                                      "seeds": [1, 2, 3]}
+                                      "seeds": [1, 2, 3], "seeds_meeting": [1, 2, 3]}
     assert best["peak_macs_per_s"] == 36 * 32e6
+    assert bench_synth._seeds_meeting(best["fmax_seeds_mhz"], 24.0) == ""
+    # A clock only some seeds meet: the table says how many (the best is chosen by seed 1).
+    tight = bench_synth._best_build([{**b, "constraint_mhz": 32.0} for b in builds])
+    assert tight["fmax_seeds_mhz"]["seeds_meeting"] == [2, 3]
+    assert bench_synth._seeds_meeting(tight["fmax_seeds_mhz"], 32.0) == (
+        " 2 of 3 seeds meet 32 MHz")
 
 
 # -- real place-and-route, one smallest build per board family --------------------------------
