@@ -273,8 +273,8 @@ def _extrapolate(results, pes):
 def _seeds_meeting(fmax_seeds, constraint_mhz):
     """`` 1 of 3 seeds meet 75 MHz`` when not every seed of a configuration meets its clock
     (the best is chosen by seed 1, so its median may miss), else ``""``."""
-    meeting = fmax_seeds.get("seeds_meeting")
-    if meeting is None or len(meeting) == len(fmax_seeds["seeds"]):
+    meeting = fmax_seeds["seeds_meeting"]
+    if len(meeting) == len(fmax_seeds["seeds"]):
         return ""
     return (f" {len(meeting)} of {len(fmax_seeds['seeds'])} seeds meet "
             f"{constraint_mhz:.0f} MHz")

@@ -147,7 +147,7 @@ class ArrayTestbench:
         self.driver = CommandDriver(dut, self.cmd_codec, self.rng, params.get("idle", 0.0))
         self.monitor = ResultMonitor(dut, self.result_codec, self.rng,
                                      params.get("backpressure", 0.0))
-        self.model = self.make_model(params)
+        self.model = self.make_model()
         self.scoreboard = Scoreboard(self.name, dut._log)
         self.accepted = []
         self.clips = 0                        # the array's saturation events, summed
@@ -155,7 +155,7 @@ class ArrayTestbench:
         self.accept_cycles = []
         self.result_cycles = []
 
-    def make_model(self, params):
+    def make_model(self):
         return ArrayModel(self.cfg)
 
     def _sample_clips(self):

@@ -41,7 +41,7 @@ class BaselineTestbench(ArrayTestbench):
     name = "baseline"
     counts_clips = False
 
-    def make_model(self, params):
+    def make_model(self):
         return BaselineModel(self.cfg)
 
 
