@@ -74,7 +74,7 @@ from .quantizer import Quantizer
 from .update import UpdateRound, UpdateShift, saturating_add
 
 __all__ = ["Op", "PEArray", "array_members", "command_layout", "result_layout", "acc_width",
-           "grad_width", "tree_depth"]
+           "grad_width", "result_fifo", "tree_depth"]
 
 
 class Op(enum.Enum, shape=3):
@@ -162,6 +162,24 @@ def _delayed(m, value, cycles, name):
         m.d.sync += stage.eq(value)
         value = stage
     return value
+
+
+def result_fifo(m, cfg, result, *, depth, accept, produces):
+    """The output FIFO of an array (``PEArray``, ``hw.baseline.MultiplierArray``) and its
+    credit: ``depth`` entries of ``result_layout(cfg)`` drive the ``result`` stream, and
+    ``in_flight`` counts the commands accepted (``accept``) that will write one (``produces``)
+    and have not yet. Returns ``(fifo, in_flight, room)``: the caller writes ``fifo.w_en`` /
+    ``w_data`` and accepts a producing command only while ``room`` (its result will fit), so
+    back-pressure never has to stall the pipeline."""
+    m.submodules.fifo = fifo = SyncFIFOBuffered(width=result_layout(cfg).size, depth=depth)
+    m.d.comb += [
+        result.payload.eq(fifo.r_data),
+        result.valid.eq(fifo.r_rdy),
+        fifo.r_en.eq(result.ready),
+    ]
+    in_flight = Signal(range(depth + 1))                       # accepted, not yet in the FIFO
+    m.d.sync += in_flight.eq(in_flight + (accept & produces) - fifo.w_en)
+    return fifo, in_flight, fifo.level + in_flight < depth
 
 
 def tree_depth(n):
@@ -403,8 +421,9 @@ class PEArray(wiring.Component):
         m.d.sync += self.clips.eq(sum(clipped))     # saturation events of the row just written
 
         # -- output FIFO: F/B results from the trees, READ rows from the chain ----------------
-        m.submodules.fifo = fifo = SyncFIFOBuffered(width=result_layout(cfg).size,
-                                                    depth=self.fifo_depth)
+        produces = is_fb | (cmd.op == Op.READ)
+        fifo, in_flight, room = result_fifo(m, cfg, self.result, depth=self.fifo_depth,
+                                            accept=accept, produces=produces)
         entry = Signal(result_layout(cfg))
         fb_done = valid[-1]
         read_done = row_op & row_read
@@ -416,17 +435,8 @@ class PEArray(wiring.Component):
         m.d.comb += [entry.acc[i].eq(acc[i]) for i in range(rows)]
         m.d.comb += [entry.grad[j].eq(grad[j]) for j in range(cols)]
         m.d.comb += [entry.weights[j].eq(row0[j]) for j in range(cols)]
-        m.d.comb += [
-            self.result.payload.eq(fifo.r_data),
-            self.result.valid.eq(fifo.r_rdy),
-            fifo.r_en.eq(self.result.ready),
-        ]
 
         # -- flow control -----------------------------------------------------------------------
-        in_flight = Signal(range(self.fifo_depth + 1))            # accepted, not yet in the FIFO
-        produces = is_fb | (cmd.op == Op.READ)
-        m.d.sync += in_flight.eq(in_flight + (accept & produces) - fifo.w_en)
-        room = fifo.level + in_flight < self.fifo_depth
         m.d.comb += busy.eq(selecting | sel_valid | shifted_valid | step_valid)
         fb_pending = valid.any()
         with m.If(~busy):

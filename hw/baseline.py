@@ -48,10 +48,17 @@ result with no back-pressure.
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 
 from ..config import Config
-from .array import Op, acc_width, array_members, command_layout, grad_width, result_layout
+from .array import (
+    Op,
+    acc_width,
+    array_members,
+    command_layout,
+    grad_width,
+    result_fifo,
+    result_layout,
+)
 
 __all__ = ["MultiplierArray", "booth_multiply", "reference"]
 
@@ -182,14 +189,11 @@ class MultiplierArray(wiring.Component):
         a_moves = ~m_update & ~b_update & ~c_update
         # Flow control: accepted FORWARD/BACKWARD/READ not yet in the FIFO, plus those queued,
         # must fit the FIFO (the pipeline never stalls).
-        m.submodules.fifo = fifo = SyncFIFOBuffered(width=result_layout(cfg).size,
-                                                    depth=self.fifo_depth)
         accept = Signal()
         produces = ((self.cmd.payload.op == Op.FORWARD) | (self.cmd.payload.op == Op.BACKWARD)
                     | (self.cmd.payload.op == Op.READ))
-        in_flight = Signal(range(self.fifo_depth + 1))
-        m.d.sync += in_flight.eq(in_flight + (accept & produces) - fifo.w_en)
-        room = fifo.level + in_flight < self.fifo_depth
+        fifo, in_flight, room = result_fifo(m, cfg, self.result, depth=self.fifo_depth,
+                                            accept=accept, produces=produces)
         m.d.comb += [self.cmd.ready.eq((~a_valid | a_moves) & (room | ~produces)),
                      accept.eq(self.cmd.valid & self.cmd.ready)]
         # The column operand of the multipliers is chosen and scaled at the handshake, into
@@ -285,8 +289,6 @@ class MultiplierArray(wiring.Component):
         m.d.comb += [entry.acc[i].eq(row_sums[i]) for i in range(rows)]
         m.d.comb += [entry.grad[j].eq(col_sums[j]) for j in range(cols)]
         m.d.comb += [entry.weights[j].eq(read_pipe[j]) for j in range(cols)]
-        m.d.comb += [self.result.payload.eq(fifo.r_data), self.result.valid.eq(fifo.r_rdy),
-                     fifo.r_en.eq(self.result.ready)]
         m.d.comb += self.idle.eq(~a_valid & ~m_valid & ~b_valid & ~c_update & ~valid_pipe
                                  & (in_flight == 0) & (fifo.level == 0))
         return m
