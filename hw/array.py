@@ -69,6 +69,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from ..config import Config
+from .adder_tree import adder_tree, delay, tree_depth
 from .pe import PE
 from .quantizer import Quantizer
 from .update import UpdateRound, UpdateShift, saturating_add
@@ -135,35 +136,6 @@ def array_members(cfg):
     }
 
 
-def _adder_tree(m, terms, name):
-    """Registered binary adder tree over ``terms``; returns ``(sum, depth)``."""
-    level = 0
-    while len(terms) > 1:
-        following = []
-        for k in range(0, len(terms) - 1, 2):
-            a, b = terms[k], terms[k + 1]
-            total = Signal(signed(max(len(a), len(b)) + 1), name=f"{name}_l{level}_{k // 2}",
-                           reset_less=True)
-            m.d.sync += total.eq(a + b)
-            following.append(total)
-        if len(terms) % 2:
-            carried = Signal.like(terms[-1], name=f"{name}_l{level}_{len(terms) // 2}",
-                                  reset_less=True)
-            m.d.sync += carried.eq(terms[-1])
-            following.append(carried)
-        terms = following
-        level += 1
-    return terms[0], level
-
-
-def _delayed(m, value, cycles, name):
-    for k in range(cycles):
-        stage = Signal.like(value, name=f"{name}_d{k}", reset_less=True)
-        m.d.sync += stage.eq(value)
-        value = stage
-    return value
-
-
 def result_fifo(m, cfg, result, *, depth, accept, produces):
     """The output FIFO of an array (``PEArray``, ``hw.baseline.MultiplierArray``) and its
     credit: ``depth`` entries of ``result_layout(cfg)`` drive the ``result`` stream, and
@@ -180,11 +152,6 @@ def result_fifo(m, cfg, result, *, depth, accept, produces):
     in_flight = Signal(range(depth + 1))                       # accepted, not yet in the FIFO
     m.d.sync += in_flight.eq(in_flight + (accept & produces) - fifo.w_en)
     return fifo, in_flight, fifo.level + in_flight < depth
-
-
-def tree_depth(n):
-    """Levels of a binary adder tree over ``n`` terms."""
-    return (n - 1).bit_length()
 
 
 class PEArray(wiring.Component):
@@ -309,12 +276,12 @@ class PEArray(wiring.Component):
         depth = self.tree_depth
         acc = []
         for i in range(rows):
-            total, levels = _adder_tree(m, [pes[i][j].forward for j in range(cols)], f"acc{i}")
-            acc.append(_delayed(m, total, depth - levels, f"acc{i}"))
+            total, levels = adder_tree(m, [pes[i][j].forward for j in range(cols)], f"acc{i}")
+            acc.append(delay(m, total, depth - levels, f"acc{i}"))
         grad = []
         for j in range(cols):
-            total, levels = _adder_tree(m, [pes[i][j].backward for i in range(rows)], f"grad{j}")
-            grad.append(_delayed(m, total, depth - levels, f"grad{j}"))
+            total, levels = adder_tree(m, [pes[i][j].backward for i in range(rows)], f"grad{j}")
+            grad.append(delay(m, total, depth - levels, f"grad{j}"))
 
         # valid / op pipeline: issue, product, tree levels
         stages = 2 + depth
