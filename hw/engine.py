@@ -752,11 +752,12 @@ class EngineSystem(wiring.Component):
     """:class:`fewmul.hw.link.Link` + :class:`Engine`: byte streams ``i`` and ``o`` only.
 
     ``max_payload`` and ``timeout_cycles`` are the link's (``timeout_cycles >= 20 *`` the UART
-    divisor on a board).
+    divisor on a board); ``engine``: an engine with the same ports (default ``Engine(cfg)``;
+    ``fewmul.hw.stream_engine.StreamEngine(cfg)`` is the streaming one).
     """
 
-    def __init__(self, cfg, *, max_payload=256, timeout_cycles=1000):
-        self.engine = Engine(cfg)
+    def __init__(self, cfg, *, max_payload=256, timeout_cycles=1000, engine=None):
+        self.engine = Engine(cfg) if engine is None else engine
         self.link = Link(word_bits=cfg.weight_bits, depths=self.engine.depths,
                          max_payload=max_payload, timeout_cycles=timeout_cycles)
         super().__init__({"i": In(stream.Signature(8)), "o": Out(stream.Signature(8)),
@@ -784,9 +785,9 @@ class EngineUartSystem(wiring.Component):
     Ports: ``rx`` / ``tx`` (UART pins, 8N1, ``divisor`` clocks per bit) and ``busy``.
     """
 
-    def __init__(self, cfg, *, divisor, max_payload=256, timeout_cycles=None):
+    def __init__(self, cfg, *, divisor, max_payload=256, timeout_cycles=None, engine=None):
         from .host_link import HostLink
-        self.engine = Engine(cfg)
+        self.engine = Engine(cfg) if engine is None else engine
         self.host_link = HostLink(divisor=divisor, word_bits=cfg.weight_bits,
                                   depths=self.engine.depths, max_payload=max_payload,
                                   timeout_cycles=timeout_cycles)

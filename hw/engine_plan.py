@@ -136,3 +136,36 @@ class EnginePlan:
     def grad_bits(self):
         """Width of a column's accumulated backward sum over all row tiles (never wraps)."""
         return self.cfg.err_bits + (max(self.tr) * self.rows).bit_length() + 1
+
+    # -- the streaming engine's layout (square K x K tiles) ----------------------------------
+    @property
+    def lanes(self):
+        """``K``: the streaming engine's tiles are ``K x K`` (``array_rows == array_cols``)."""
+        if self.rows != self.cols:
+            raise ValueError(f"the streaming engine needs a square array, not "
+                             f"{self.rows} x {self.cols} (array_rows x array_cols)")
+        return self.rows
+
+    @property
+    def vec_words(self):
+        """Words of ``K`` lanes of each layer boundary ``k = 0 .. L`` (``layers[k]`` values)."""
+        return tuple(_ceil_div(n, self.lanes) for n in self.cfg.layers)
+
+    @property
+    def vec_base(self):
+        """First word of each boundary in the vector memories (boundaries concatenated)."""
+        return self._bases(self.vec_words)[0]
+
+    @property
+    def vec_depth(self):
+        return self._bases(self.vec_words)[1]
+
+    @property
+    def tile_counts(self):
+        """Tiles of each layer, ``TR_l * TC_l``."""
+        return tuple(r * c for r, c in zip(self.tr, self.tc, strict=True))
+
+    @property
+    def tile_base(self):
+        """First tile word of each layer: tile ``(tr, tc)`` at ``tile_base[l] + tr TC + tc``."""
+        return self._bases(self.tile_counts)[0]

@@ -18,8 +18,8 @@ from amaranth.lib.wiring import In, Out
 from ._checks import ConfigComponent
 from .shifter import Shifter
 
-__all__ = ["UpdateShift", "UpdateRound", "UpdateStep", "WeightUpdate", "STEP_INPUTS",
-           "step_width", "saturating_add"]
+__all__ = ["UpdateShift", "UpdateRound", "UpdateStep", "WeightUpdate", "BiasUpdate",
+           "STEP_INPUTS", "step_width", "saturating_add"]
 
 
 def step_width(cfg):
@@ -214,6 +214,39 @@ class WeightUpdate(ConfigComponent):
             m.d.comb += getattr(step, name).eq(getattr(self, name))
         updated, _ = saturating_add(m, self.weight, step.step, self._cfg.weight_bits)
         m.d.comb += self.updated.eq(updated)
+        return m
+
+
+class BiasUpdate(ConfigComponent):
+    """Combinational bias update ``sat(b + round(δ >> update_base_shift))`` (section 8: the
+    weight rule with ``shift = 0``, a positive sign and ``ρ = v'[i]``).
+
+    Ports: ``bias : In(signed(weight_bits))``, ``delta : In(signed(err_bits))``,
+    ``rand : In(rand_bits)``, ``lr_offset : In(range(lr_range + 1))``;
+    ``updated : Out(signed(weight_bits))`` and ``clipped : Out(1)`` (the exact sum saturated).
+    Latency 0.
+    """
+
+    latency = 0
+
+    def members(self, cfg):
+        return {
+            "bias": In(signed(cfg.weight_bits)),
+            "delta": In(signed(cfg.err_bits)),
+            "rand": In(cfg.rand_bits),
+            "lr_offset": In(range(cfg.lr_range + 1)),
+            "updated": Out(signed(cfg.weight_bits)),
+            "clipped": Out(1),
+        }
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.step = step = UpdateStep(self._cfg)
+        m.d.comb += [step.delta.eq(self.delta), step.negative.eq(0), step.shift.eq(0),
+                     step.is_zero.eq(0), step.rand.eq(self.rand),
+                     step.lr_offset.eq(self.lr_offset)]
+        updated, clipped = saturating_add(m, self.bias, step.step, self._cfg.weight_bits)
+        m.d.comb += [self.updated.eq(updated), self.clipped.eq(clipped)]
         return m
 
 

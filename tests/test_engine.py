@@ -11,6 +11,7 @@ from fewmul.config import Config
 from fewmul.host import memory_map
 from fewmul.hw.engine import Engine, EngineSystem, EngineUartSystem, counter_names
 from fewmul.hw.engine_plan import EnginePlan
+from fewmul.hw.stream_engine import StreamEngine
 from fewmul.sim.runner import run_testbench, volume
 
 from .conftest import SIMULATORS
@@ -79,14 +80,15 @@ EXTRA = {"13-9-5-3-a4x2-ternary-htanh": dict(lr_shift=Config().lr_shift + Config
 
 
 def _run(case, simulator, build_dir, config, data, samples, check_every, available=None,
-         **extra):
+         engine="array", **extra):
     cfg = Config(**config)
     samples = min(max(1, math.ceil(samples * volume())), available or math.inf)
     result_json = build_dir / "result.json"
     result_json.unlink(missing_ok=True)
     params = dict(cfg=cfg.as_dict(), data=data, samples=samples, check_every=check_every,
                   seed=sum(map(ord, case)), predict=4, result_json=str(result_json), **extra)
-    result = run_testbench(EngineSystem(cfg), toplevel="engine_system",
+    system = EngineSystem(cfg, engine=StreamEngine(cfg) if engine == "stream" else None)
+    result = run_testbench(system, toplevel="engine_system",
                            test_module="fewmul.sim.tb_engine", simulator=simulator,
                            build_dir=build_dir, params=params)
     assert result.tests == 1 and result.failed == 0
@@ -109,6 +111,30 @@ def test_engine_trains_bit_exact(simulator, case, build_dir, verilator_fast_buil
 #: --backend rtl --simulator icarus --epochs 1 --samples 50``, docs/engine.md).
 DIGITS_TRAIN = 1437                                     # digits training samples (one epoch)
 DIGITS_SAMPLES = {"verilator": DIGITS_TRAIN, "icarus": 10}
+
+
+STREAM_CASES = {
+    # name: (config, data, samples, check_every)
+    "16-8-4-k4": (dict(layers=(16, 8, 4), array_rows=4, array_cols=4), "random", 12, 4),
+    # padded tiles in every layer, ternary, the unbiased update fraction, a run-time rate
+    "13-9-5-3-k4-ternary": (dict(layers=(13, 9, 5, 3), array_rows=4, array_cols=4,
+                                 weights="ternary", activation="htanh",
+                                 update_fraction="round"), "random", 8, 4),
+    "16-8-4-k2-w8-clips": (dict(layers=(16, 8, 4), array_rows=2, array_cols=2, weight_bits=8,
+                                lr_shift=1), "random", 12, 4),
+}
+STREAM_EXTRA = {"13-9-5-3-k4-ternary": dict(lr_shift=Config().lr_shift + Config().lr_range),
+                "16-8-4-k2-w8-clips": dict(init_range=1.0)}
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("case", list(STREAM_CASES))
+def test_stream_engine_trains_bit_exact(simulator, case, build_dir, verilator_fast_build):
+    report = _run(case, simulator, build_dir, *STREAM_CASES[case], engine="stream",
+                  **STREAM_EXTRA.get(case, {}))
+    if case.endswith("clips"):
+        assert all(count > 0 for count in report["clips"]), report["clips"]
 
 
 @pytest.mark.sim
