@@ -1,22 +1,22 @@
-"""How the training engine lays a whole MLP over one ``R x C`` array (``docs/engine.md``).
+"""How the training engine lays a whole MLP over ``K x K`` tiles (``docs/engine.md``).
 
 :class:`EnginePlan` is plain Python: per-layer tile counts and memory base addresses, the
-constant tables the sequencer (:mod:`fewmul.hw.engine`) indexes by layer, and the cycle
-estimate of one training step. Layer ``l`` has ``N = layers[l]`` inputs and ``M = layers[l+1]``
-outputs; it is cut into ``TR = ceil(M / R)`` row tiles and ``TC = ceil(N / C)`` column tiles.
+constant tables the sequencer (:mod:`fewmul.hw.sequencer`) indexes by layer. Layer ``l`` has
+``N = layers[l]`` inputs and ``M = layers[l+1]`` outputs; it is cut into ``TR = ceil(M / K)``
+row tiles and ``TC = ceil(N / K)`` column tiles (``K = array_rows = array_cols``).
 
 Memory layouts (one memory per kind, layers concatenated):
 
-- weights: one word = one tile row, ``C`` weights; row ``i``, column tile ``tc`` of layer ``l``
-  at ``w_base[l] + i * TC + tc`` (lane ``j % C`` holds ``w[i, j]``);
-- layer inputs ``x`` and the column draws ``u, q, u'``: one word = one column tile, ``C``
-  values, tile ``tc`` of layer ``l`` at ``tc_base[l] + tc``;
-- errors ``δ`` and the row draws ``v, v'``: one word = one row tile, ``R`` values, at
-  ``tr_base[l] + tr``;
-- biases and activation masks: one word each, ``b_base[l] + i``.
+- weights: one word = one ``K x K`` tile; tile ``(tr, tc)`` of layer ``l`` at
+  ``tile_base[l] + tr TC + tc``, lane ``r K + c`` holding ``w[tr K + r, tc K + c]``;
+- vectors: one word = ``K`` lanes of one layer boundary ``k`` (the ``layers[k]`` values between
+  layer ``k - 1`` and layer ``k``), word ``w`` of boundary ``k`` at ``vec_base[k] + w``: layer
+  ``l``'s inputs ``x`` and column draws ``u, q, u'`` at boundary ``l``; its outputs' biases,
+  errors ``δ``, activation masks and row draws ``v, v'`` at boundary ``l + 1``. A layer's
+  output group ``tr`` is the next layer's input word ``tr``: no lane is ever moved.
 
 Padding lanes (``j >= N``, ``i >= M``) of ``x`` and ``δ`` stay 0, so they add nothing to a sum
-and never move a weight.
+and never move a weight; padding weights stay 0.
 """
 
 from dataclasses import dataclass
@@ -89,38 +89,6 @@ class EnginePlan:
             out.append(total)
             total += s
         return tuple(out), total
-
-    @property
-    def w_base(self):
-        return self._bases(m * tc for m, tc in zip(self.m, self.tc, strict=True))[0]
-
-    @property
-    def w_depth(self):
-        return self._bases(m * tc for m, tc in zip(self.m, self.tc, strict=True))[1]
-
-    @property
-    def b_base(self):
-        return self._bases(self.m)[0]
-
-    @property
-    def b_depth(self):
-        return self._bases(self.m)[1]
-
-    @property
-    def tc_base(self):
-        return self._bases(self.tc)[0]
-
-    @property
-    def tc_depth(self):
-        return self._bases(self.tc)[1]
-
-    @property
-    def tr_base(self):
-        return self._bases(self.tr)[0]
-
-    @property
-    def tr_depth(self):
-        return self._bases(self.tr)[1]
 
     @property
     def tiles(self):

@@ -37,9 +37,9 @@ from .engine_plan import EnginePlan
 from .parameter_store import parameter_ports
 from .post_backward import PostBackward
 from .post_forward import PostForward
-from .tile_pipeline import TileOp, TilePipeline
+from .tile_pipeline import TileOp, TilePipeline, pipeline_latencies
 
-__all__ = ["Sequencer"]
+__all__ = ["Sequencer", "drain_cycles", "step_cycles"]
 
 
 def _table(values, width=None):
@@ -52,6 +52,21 @@ def _last_mask(size, lanes):
     """Lanes of the last group of ``size`` values that are values."""
     rest = size % lanes
     return (1 << lanes) - 1 if rest == 0 else (1 << rest) - 1
+
+
+def drain_cycles(cfg):
+    """Cycles from a pass's last tile entering the issue register to its last memory write
+    (pipeline sums, accumulator, post-processing): what the next pass waits. Saturation counts
+    land later (they carry their layer), which no pass reads."""
+    sums, _, _ = pipeline_latencies(cfg)
+    return 1 + sums + 1 + PostForward.latency
+
+
+def step_cycles(cfg):
+    """Cycles of a TRAIN step once started (draws ready): every tile twice (forward and train
+    pass), a drain per pass, the class scan (``classes + 2``) and the answer hand-over."""
+    plan = EnginePlan(cfg)
+    return 2 * plan.tiles + 2 * cfg.n_layers * (1 + drain_cycles(cfg)) + cfg.layers[-1] + 4
 
 
 class Sequencer(ConfigComponent):
@@ -74,15 +89,8 @@ class Sequencer(ConfigComponent):
 
     def __init__(self, cfg):
         self._plan = EnginePlan(cfg)
-        if self._plan.lanes < 1:                             # raises unless the tiles are square
-            raise AssertionError
-        self._pipeline = TilePipeline(cfg, tag_bits=self._tag_bits(cfg))
+        self._plan.lanes                                  # noqa: B018 -- square tiles or raise
         super().__init__(cfg)
-
-    def _tag_bits(self, cfg):
-        plan = self._plan
-        return (max(plan.tiles, 2) - 1).bit_length() + max(max(plan.tr), max(plan.tc)) \
-            .bit_length() + 2
 
     def members(self, cfg):
         plan = self._plan
@@ -114,26 +122,21 @@ class Sequencer(ConfigComponent):
 
     @property
     def drain_cycles(self):
-        """Cycles from a pass's last tile entering the issue register to its last write: the
-        longer of the sums' way (pipeline, accumulator, post-processing, write) and the saturation
-        count's."""
-        p = self._pipeline
-        return 1 + max(p.sum_latency + 1 + PostForward.latency, p.clips_latency)
+        return drain_cycles(self._cfg)
 
     @property
     def step_cycles(self):
-        """Cycles of a TRAIN step once started (draws ready): every tile twice (forward and
-        train pass), a drain per pass, the class scan; PREDICT has no train passes."""
-        cfg, plan = self._cfg, self._plan
-        passes = 2 * cfg.n_layers
-        return 2 * plan.tiles + passes * (1 + self.drain_cycles) + cfg.layers[-1] + 3
+        return step_cycles(self._cfg)
 
     def elaborate(self, platform):
         cfg, plan = self._cfg, self._plan
         m = Module()
         K, L = plan.lanes, cfg.n_layers
         k_log = K.bit_length() - 1
-        m.submodules.pipeline = pipe = self._pipeline
+        tag = data.StructLayout({"tile": range(max(plan.tiles, 2)),
+                                 "group": range(max(max(plan.tr), max(plan.tc)) + 1),
+                                 "layer": range(max(L, 2)), "first": 1, "last": 1})
+        m.submodules.pipeline = pipe = TilePipeline(cfg, tag_bits=tag.size)
         acc_bits, grad_bits = plan.acc_bits, plan.grad_bits
         m.submodules.post_forward = post_f = PostForward(cfg, lanes=K, acc_bits=acc_bits,
                                                          tag_bits=16)
@@ -191,13 +194,10 @@ class Sequencer(ConfigComponent):
             acts_rd.addr.eq(col_word), deltas_rd.addr.eq(row_word),
             self.draws_col_addr.eq(col_word), self.draws_row_addr.eq(row_word),
         ]
-        tag = data.StructLayout({"tile": range(max(plan.tiles, 2)),
-                                 "group": range(max(max(plan.tr), max(plan.tc)) + 1),
-                                 "first": 1, "last": 1})
-        assert tag.size == pipe.tag_bits
         issued = Signal()
         issued_tag = Signal(tag)
         m.d.sync += [issued.eq(issue), issued_tag.tile.eq(tile_addr), issued_tag.group.eq(outer),
+                     issued_tag.layer.eq(layer),
                      issued_tag.first.eq(inner == 0), issued_tag.last.eq(inner == inner_count - 1)]
         cmd = pipe.cmd.payload
         m.d.comb += [
@@ -284,7 +284,8 @@ class Sequencer(ConfigComponent):
         post_clips = Mux(post_b.out_valid, post_b.clips, Mux(post_f.out_valid, post_f.clips, 0))
         post_clip_layer = Mux(backward, layer - 1, layer)
         for index, counter in enumerate(self.clips):
-            weight_events = Mux(pipe.clips.valid & (layer == index), pipe.clips.payload.count, 0)
+            weight_events = Mux(pipe.clips.valid & (tag(pipe.clips.payload.tag).layer == index),
+                                pipe.clips.payload.count, 0)
             bias_events = Mux(post_clip_layer == index, post_clips, 0)
             with m.If(self.clear_clips):
                 m.d.sync += counter.eq(0)

@@ -43,7 +43,7 @@ from .array import acc_width, grad_width
 from .quantizer import Quantizer
 from .tile_pe import TilePE
 
-__all__ = ["TileOp", "TilePipeline", "tile_command_layout"]
+__all__ = ["TileOp", "TilePipeline", "tile_command_layout", "pipeline_latencies"]
 
 
 class TileOp(enum.Enum, shape=1):
@@ -70,6 +70,14 @@ def tile_command_layout(cfg, tag_bits):
         "v2": data.ArrayLayout(bits, rows),
         "tag": tag_bits,
     })
+
+
+def pipeline_latencies(cfg):
+    """``(sum_latency, update_latency, clips_latency)`` of ``TilePipeline(cfg)`` (see its
+    properties), without building one."""
+    rows, cols = cfg.array_rows, cfg.array_cols
+    update = 1 + TilePE.update_latency
+    return 2 + max(tree_depth(cols), tree_depth(rows)), update, update + tree_depth(rows * cols)
 
 
 class TilePipeline(ConfigComponent):
@@ -121,19 +129,19 @@ class TilePipeline(ConfigComponent):
     def sum_latency(self):
         """Cycles from a command's handshake to its ``sums``: input register, product
         register, ``tree_depth`` tree levels."""
-        return 2 + self.tree_depth
+        return pipeline_latencies(self._cfg)[0]
 
     @property
     def update_latency(self):
         """Cycles from a TRAIN's handshake to its ``updated`` tile: input register and the
         four stages of :class:`~fewmul.hw.tile_pe.TilePE`."""
-        return 1 + TilePE.update_latency
+        return pipeline_latencies(self._cfg)[1]
 
     @property
     def clips_latency(self):
         """Cycles from a TRAIN's handshake to its ``clips`` count: the updated tile's, then a
         popcount tree over the ``R C`` saturation flags."""
-        return self.update_latency + tree_depth(self._cfg.array_rows * self._cfg.array_cols)
+        return pipeline_latencies(self._cfg)[2]
 
     @property
     def throughput(self):

@@ -11,7 +11,6 @@ from fewmul.config import Config
 from fewmul.host import memory_map
 from fewmul.hw.engine import Engine, EngineSystem, EngineUartSystem, counter_names
 from fewmul.hw.engine_plan import EnginePlan
-from fewmul.hw.stream_engine import StreamEngine
 from fewmul.sim.runner import run_testbench, volume
 
 from .conftest import SIMULATORS
@@ -33,14 +32,19 @@ def test_rejects_bad_parameters():
 
 
 def test_plan_tiles_and_bases():
-    plan = EnginePlan(Config(layers=(13, 9, 5, 3), array_rows=4, array_cols=2))
-    assert plan.tc == (7, 5, 3) and plan.tr == (3, 2, 1)
-    assert plan.w_base == (0, 9 * 7, 9 * 7 + 5 * 5) and plan.w_depth == 63 + 25 + 9
-    assert plan.b_base == (0, 9, 14) and plan.tc_base == (0, 7, 12) and plan.tr_base == (0, 3, 5)
-    assert plan.tiles == 21 + 10 + 3
+    plan = EnginePlan(Config(layers=(13, 9, 5, 3), array_rows=4, array_cols=4))
+    assert plan.tc == (4, 3, 2) and plan.tr == (3, 2, 1) and plan.lanes == 4
+    assert plan.tile_counts == (12, 6, 2) and plan.tile_base == (0, 12, 18)
+    assert plan.tiles == 20
+    assert plan.vec_words == (4, 3, 2, 1) and plan.vec_base == (0, 4, 7, 9)
+    assert plan.vec_depth == 10
     digits = EnginePlan(Config())
     assert digits.tiles == 64 + 16
     assert digits.acc_bits >= Config().acc_bits(64)
+    with pytest.raises(ValueError) as info:
+        Engine(Config(array_rows=4, array_cols=8))
+    assert str(info.value) == ("the streaming engine needs a square array, not 4 x 8 "
+                               "(array_rows x array_cols)")
 
 
 def test_ports_follow_the_link():
@@ -62,33 +66,32 @@ def test_ports_follow_the_link():
 
 CASES = {
     # name: (config, data, samples, check_every)
-    "16-8-4-a4x4": (dict(layers=(16, 8, 4), array_rows=4, array_cols=4), "random", 12, 4),
-    # ...with the unbiased update fraction (the guard bit) in the array and the bias path
-    "13-9-5-3-a4x2-ternary-htanh": (dict(layers=(13, 9, 5, 3), array_rows=4, array_cols=2,
-                                         weights="ternary", activation="htanh",
-                                         update_fraction="round"),
-                                    "random", 8, 4),
+    "16-8-4-k4": (dict(layers=(16, 8, 4), array_rows=4, array_cols=4), "random", 12, 4),
+    # padded tiles in every layer, ternary, the unbiased update fraction (the guard bit in the
+    # tile pipeline and the bias path), a run-time rate (LR)
+    "13-9-5-3-k4-ternary": (dict(layers=(13, 9, 5, 3), array_rows=4, array_cols=4,
+                                 weights="ternary", activation="htanh",
+                                 update_fraction="round"), "random", 8, 4),
     # 8-bit weights starting at the rails, a large learning rate: many saturating updates, so
     # the per-layer clip counters are compared with golden on non-zero counts
-    "16-8-4-a4x4-w8-clips": (dict(layers=(16, 8, 4), array_rows=4, array_cols=4, weight_bits=8,
-                                  lr_shift=1), "random", 12, 4),
+    "16-8-4-k2-w8-clips": (dict(layers=(16, 8, 4), array_rows=2, array_cols=2, weight_bits=8,
+                                lr_shift=1), "random", 12, 4),
 }
 #: Further testbench parameters per case: a run-time learning rate (the LR command; the
 #: hardware's largest for the ternary case) or the initial weight range.
-EXTRA = {"13-9-5-3-a4x2-ternary-htanh": dict(lr_shift=Config().lr_shift + Config().lr_range),
-         "16-8-4-a4x4-w8-clips": dict(init_range=1.0)}
+EXTRA = {"13-9-5-3-k4-ternary": dict(lr_shift=Config().lr_shift + Config().lr_range),
+         "16-8-4-k2-w8-clips": dict(init_range=1.0)}
 
 
 def _run(case, simulator, build_dir, config, data, samples, check_every, available=None,
-         engine="array", **extra):
+         **extra):
     cfg = Config(**config)
     samples = min(max(1, math.ceil(samples * volume())), available or math.inf)
     result_json = build_dir / "result.json"
     result_json.unlink(missing_ok=True)
     params = dict(cfg=cfg.as_dict(), data=data, samples=samples, check_every=check_every,
                   seed=sum(map(ord, case)), predict=4, result_json=str(result_json), **extra)
-    system = EngineSystem(cfg, engine=StreamEngine(cfg) if engine == "stream" else None)
-    result = run_testbench(system, toplevel="engine_system",
+    result = run_testbench(EngineSystem(cfg), toplevel="engine_system",
                            test_module="fewmul.sim.tb_engine", simulator=simulator,
                            build_dir=build_dir, params=params)
     assert result.tests == 1 and result.failed == 0
@@ -111,30 +114,6 @@ def test_engine_trains_bit_exact(simulator, case, build_dir, verilator_fast_buil
 #: --backend rtl --simulator icarus --epochs 1 --samples 50``, docs/engine.md).
 DIGITS_TRAIN = 1437                                     # digits training samples (one epoch)
 DIGITS_SAMPLES = {"verilator": DIGITS_TRAIN, "icarus": 10}
-
-
-STREAM_CASES = {
-    # name: (config, data, samples, check_every)
-    "16-8-4-k4": (dict(layers=(16, 8, 4), array_rows=4, array_cols=4), "random", 12, 4),
-    # padded tiles in every layer, ternary, the unbiased update fraction, a run-time rate
-    "13-9-5-3-k4-ternary": (dict(layers=(13, 9, 5, 3), array_rows=4, array_cols=4,
-                                 weights="ternary", activation="htanh",
-                                 update_fraction="round"), "random", 8, 4),
-    "16-8-4-k2-w8-clips": (dict(layers=(16, 8, 4), array_rows=2, array_cols=2, weight_bits=8,
-                                lr_shift=1), "random", 12, 4),
-}
-STREAM_EXTRA = {"13-9-5-3-k4-ternary": dict(lr_shift=Config().lr_shift + Config().lr_range),
-                "16-8-4-k2-w8-clips": dict(init_range=1.0)}
-
-
-@pytest.mark.sim
-@pytest.mark.parametrize("simulator", SIMULATORS)
-@pytest.mark.parametrize("case", list(STREAM_CASES))
-def test_stream_engine_trains_bit_exact(simulator, case, build_dir, verilator_fast_build):
-    report = _run(case, simulator, build_dir, *STREAM_CASES[case], engine="stream",
-                  **STREAM_EXTRA.get(case, {}))
-    if case.endswith("clips"):
-        assert all(count > 0 for count in report["clips"]), report["clips"]
 
 
 @pytest.mark.sim
