@@ -59,11 +59,13 @@ class Opcode(enum.IntEnum):
     PREDICT = 0x08
     COUNTERS = 0x09
     LR = 0x0A
+    DATA = 0x0B
+    EPOCH = 0x0C
 
 
 #: Opcodes whose payload goes to the engine.
 ENGINE_OPCODES = (Opcode.RESET, Opcode.SEED, Opcode.TRAIN, Opcode.PREDICT, Opcode.COUNTERS,
-                  Opcode.LR)
+                  Opcode.LR, Opcode.DATA, Opcode.EPOCH)
 
 
 class ErrorCode(enum.IntEnum):
@@ -377,6 +379,29 @@ class _Commands:
         """Learning rate ``2^-lr_shift`` of the following TRAINs (``Config.lr_shifts``)."""
         return (yield from self._call(Opcode.LR, bytes([lr_shift])))
 
+    def data(self, address, samples, labels):
+        """Upload ``samples`` (activation bytes each) with ``labels`` to the on-chip data set
+        from sample ``address`` on, in as many DATA frames as ``max_payload`` allows."""
+        yield from self._need_ping()
+        samples, labels = list(samples), [int(v) for v in labels]
+        if len(samples) != len(labels):
+            raise ValueError(f"{len(samples)} samples but {len(labels)} labels")
+        record = 1 + len(_sample_bytes(samples[0])) if samples else 1
+        per_frame = max(1, (self.max_payload - 4) // record)
+        for k in range(0, len(samples), per_frame):
+            chunk = range(k, min(k + per_frame, len(samples)))
+            payload = struct.pack("<HH", address + k, len(chunk)) + b"".join(
+                bytes([labels[n]]) + _sample_bytes(samples[n]) for n in chunk)
+            yield from self._call(Opcode.DATA, payload)
+
+    def epoch(self, size, count, key):
+        """Train ``count`` samples of the on-chip data set's first ``size`` in the order of
+        ``key`` (``fewmul.golden.order.epoch_order``); returns ``{"correct", "cycles",
+        "clips"}`` of the command."""
+        data = yield from self._call(Opcode.EPOCH, struct.pack("<HHI", size, count, key))
+        words = struct.unpack(f"<{len(data) // 4}I", data[:len(data) // 4 * 4])
+        return {"correct": words[0], "cycles": words[1], "clips": list(words[2:])}
+
 
 def _flatten(rows):
     return [v for row in rows for v in row]
@@ -389,7 +414,7 @@ def _sample_bytes(sample):
 
 
 _API = ("ping", "load", "read", "load_network", "read_network", "status", "reset", "seed",
-        "train", "predict", "counters", "set_lr")
+        "train", "predict", "counters", "set_lr", "data", "epoch")
 
 
 class Device:

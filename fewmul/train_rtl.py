@@ -77,7 +77,7 @@ class RtlTrainer:
         try:
             run_testbench(EngineSystem(self.cfg), toplevel="engine_system",
                           test_module="fewmul.sim.tb_engine", simulator=self.simulator,
-                          build_dir=self.build_dir, params=params,
+                          build_dir=self.build_dir, params=params, testcase="train_bit_exact",
                           extra_env={"COCOTB_LOG_LEVEL": "WARNING"} if self.quiet else None)
         except SimulationFailed as exc:
             failure = exc

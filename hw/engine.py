@@ -26,6 +26,7 @@ from fewmul.host import memory_map
 
 from ._checks import ConfigComponent
 from .command_frontend import COUNTER_NAMES, CommandFrontEnd, counter_names
+from .data_store import DataStore
 from .draw_unit import DrawUnit, draw_ports
 from .engine_plan import EnginePlan
 from .link import Link, engine_signature, memory_signature
@@ -38,6 +39,15 @@ __all__ = ["Engine", "EngineSystem", "EngineUartSystem", "COUNTER_NAMES", "count
 class Engine(ConfigComponent):
     """Training engine of the MLP ``cfg.layers`` on ``K x K`` streamed tiles.
 
+    Parameters
+    ----------
+    cfg : fewmul.config.Config
+    data_capacity : int
+        Samples of the on-chip data set (DATA, EPOCH); 0: none.
+    frame_records : int
+        Most DATA records a frame carries (the spare slots that stage them): by default as many
+        as a 256-byte payload holds.
+
     Ports
     -----
     engine : In(fewmul.hw.link.engine_signature())
@@ -46,9 +56,16 @@ class Engine(ConfigComponent):
     busy : Out(1)
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, *, data_capacity=0, frame_records=None):
         self._plan = EnginePlan(cfg)
         self._plan.lanes                                  # noqa: B018 -- square tiles or raise
+        if frame_records is None:
+            frame_records = max(1, (256 - 4) // (1 + cfg.layers[0]))
+        for name, value, low in (("data_capacity", data_capacity, 0),
+                                 ("frame_records", frame_records, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, not {value!r}")
+        self._capacity, self._spare = data_capacity, frame_records
         super().__init__(cfg)
 
     def members(self, cfg):
@@ -68,6 +85,14 @@ class Engine(ConfigComponent):
         return tuple(r.depth for r in memory_map(self._cfg))
 
     @property
+    def data_capacity(self):
+        return self._capacity
+
+    @property
+    def frame_records(self):
+        return self._spare
+
+    @property
     def step_cycles(self):
         """Cycles of one TRAIN step (:func:`fewmul.hw.sequencer.step_cycles`)."""
         return step_cycles(self._cfg)
@@ -75,8 +100,11 @@ class Engine(ConfigComponent):
     def elaborate(self, platform):
         m = Module()
         cfg = self._cfg
-        front, seq = CommandFrontEnd(cfg), Sequencer(cfg)
+        data_store = DataStore(cfg, capacity=self._capacity, spare=self._spare)
+        front = CommandFrontEnd(cfg, capacity=self._capacity, spare=self._spare)
+        seq = Sequencer(cfg, data_slots=data_store.slots, data_stride=data_store.stride)
         draws, store = DrawUnit(cfg), ParameterStore(cfg)
+        m.submodules.data = data_store
         m.submodules.frontend = front
         m.submodules.sequencer = seq
         m.submodules.draws = draws
@@ -88,8 +116,8 @@ class Engine(ConfigComponent):
             seq.label.eq(front.step_label), seq.lr_offset.eq(front.lr_offset),
             front.step_busy.eq(seq.busy), front.step_done.eq(seq.done),
             front.step_answer.eq(seq.answer),
-            seq.sample_en.eq(front.sample_en), seq.sample_index.eq(front.sample_index),
-            seq.sample_value.eq(front.sample_value),
+            seq.sample_slot.eq(front.sample_slot),
+            data_store.read_addr.eq(seq.data_addr), seq.data_word.eq(data_store.read_word),
             seq.score_index.eq(front.score_index), front.score.eq(seq.score),
             seq.clear_clips.eq(front.clear_clips),
             draws.seed_load.eq(front.seed_load), draws.seed.eq(front.seed),
@@ -98,6 +126,12 @@ class Engine(ConfigComponent):
             self.busy.eq(front.busy),
         ]
         m.d.comb += [front.clips[k].eq(seq.clips[k]) for k in range(self._cfg.n_layers)]
+        for name in ("write_en", "write_slot", "write_element", "write_value", "label_en",
+                     "label_slot", "label_value", "copy_start", "copy_from", "copy_to",
+                     "copy_count", "label_read_slot"):
+            m.d.comb += getattr(data_store, name).eq(getattr(front, name))
+        m.d.comb += [front.copy_busy.eq(data_store.copy_busy),
+                     front.label_read.eq(data_store.label_read)]
         for name in parameter_ports(self._cfg, self._plan):
             wiring.connect(m, getattr(seq, f"params_{name}"), getattr(store, name))
         for name, member in draw_ports(self._cfg, self._plan).items():
@@ -109,15 +143,21 @@ class Engine(ConfigComponent):
         return m
 
 
+def _frame_records(cfg, max_payload):
+    """DATA records a ``max_payload`` frame holds (4 bytes of address and count first)."""
+    return max(1, (max_payload - 4) // (1 + cfg.layers[0]))
+
+
 class EngineSystem(wiring.Component):
     """:class:`fewmul.hw.link.Link` + :class:`Engine`: byte streams ``i`` and ``o`` only.
 
     ``max_payload`` and ``timeout_cycles`` are the link's (``timeout_cycles >= 20 *`` the UART
-    divisor on a board); ``engine``: an engine with the same ports (default ``Engine(cfg)``).
+    divisor on a board); ``data_capacity``: samples of the on-chip data set.
     """
 
-    def __init__(self, cfg, *, max_payload=256, timeout_cycles=1000, engine=None):
-        self.engine = Engine(cfg) if engine is None else engine
+    def __init__(self, cfg, *, max_payload=256, timeout_cycles=1000, data_capacity=0):
+        self.engine = Engine(cfg, data_capacity=data_capacity,
+                             frame_records=_frame_records(cfg, max_payload))
         self.link = Link(word_bits=cfg.weight_bits, depths=self.engine.depths,
                          max_payload=max_payload, timeout_cycles=timeout_cycles)
         super().__init__({"i": In(stream.Signature(8)), "o": Out(stream.Signature(8)),
@@ -145,9 +185,10 @@ class EngineUartSystem(wiring.Component):
     Ports: ``rx`` / ``tx`` (UART pins, 8N1, ``divisor`` clocks per bit) and ``busy``.
     """
 
-    def __init__(self, cfg, *, divisor, max_payload=256, timeout_cycles=None, engine=None):
+    def __init__(self, cfg, *, divisor, max_payload=256, timeout_cycles=None, data_capacity=0):
         from .host_link import HostLink
-        self.engine = Engine(cfg) if engine is None else engine
+        self.engine = Engine(cfg, data_capacity=data_capacity,
+                             frame_records=_frame_records(cfg, max_payload))
         self.host_link = HostLink(divisor=divisor, word_bits=cfg.weight_bits,
                                   depths=self.engine.depths, max_payload=max_payload,
                                   timeout_cycles=timeout_cycles)

@@ -78,8 +78,9 @@ class Sequencer(ConfigComponent):
         Start a step (``predict``: deterministic signs, no update, no draws) while idle.
     busy : Out(1), done : Out(1), answer : Out(8)
         ``done`` pulses when the step ends; ``answer`` is then its class.
-    sample_en, sample_index, sample_value : In
-        Write input ``sample_index`` of the network (boundary 0), while idle.
+    sample_slot : In ; data_addr : Out ; data_word : In
+        The step's sample: the network's inputs (boundary 0) are read from the data store's
+        slot ``sample_slot`` (``data_stride`` words a slot), not from the vector memory.
     score_index : In(range(M)), score : Out(signed(out_bits))
         The output scores of the last step (a combinational read).
     params : Out(ParameterStore's engine side), draws : Out(DrawUnit's ports)
@@ -87,9 +88,10 @@ class Sequencer(ConfigComponent):
         Saturated weight and bias updates per layer (``fewmul.golden.mlp.train_step``'s twin).
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, *, data_slots, data_stride):
         self._plan = EnginePlan(cfg)
         self._plan.lanes                                  # noqa: B018 -- square tiles or raise
+        self._data_slots, self._data_stride = data_slots, data_stride
         super().__init__(cfg)
 
     def members(self, cfg):
@@ -105,9 +107,9 @@ class Sequencer(ConfigComponent):
             "busy": Out(1),
             "done": Out(1),
             "answer": Out(8),
-            "sample_en": In(1),
-            "sample_index": In(range(max(cfg.layers[0], 2))),
-            "sample_value": In(signed(cfg.act_bits)),
+            "sample_slot": In(range(max(self._data_slots, 2))),
+            "data_addr": Out(range(max(self._data_slots * self._data_stride, 2))),
+            "data_word": In(data.ArrayLayout(signed(cfg.act_bits), plan.lanes)),
             "score_index": In(range(max(cfg.layers[-1], 2))),
             "score": Out(signed(cfg.out_bits)),
             **{f"params_{name}": member for name, member in engine_side.items()},
@@ -155,7 +157,7 @@ class Sequencer(ConfigComponent):
                                plan.vec_depth)
         scores = vector_memory("scores", data.ArrayLayout(signed(cfg.out_bits), K),
                                plan.vec_words[-1])
-        acts_rd, acts_wr = acts.read_port(), acts.write_port(granularity=1)
+        acts_rd, acts_wr = acts.read_port(), acts.write_port()
         masks_rd, masks_wr = masks.read_port(), masks.write_port()
         deltas_rd, deltas_wr = deltas.read_port(), deltas.write_port()
         scores_rd, scores_wr = scores.read_port(), scores.write_port()
@@ -189,13 +191,18 @@ class Sequencer(ConfigComponent):
 
         # -- issue: addresses in cycle t, the pipeline command in t + 1 --
         issue = Signal()
+        sample_slot = Signal.like(self.sample_slot)
+        s_log = self._data_stride.bit_length() - 1
         m.d.comb += [
             t_rd.addr.eq(tile_addr), t_rd.en.eq(1),
             acts_rd.addr.eq(col_word), deltas_rd.addr.eq(row_word),
+            self.data_addr.eq((sample_slot << s_log) + tc),
             self.draws_col_addr.eq(col_word), self.draws_row_addr.eq(row_word),
         ]
         issued = Signal()
         issued_tag = Signal(tag)
+        from_data = Signal()                                # layer 0: x from the data store
+        m.d.sync += from_data.eq(layer == 0)
         m.d.sync += [issued.eq(issue), issued_tag.tile.eq(tile_addr), issued_tag.group.eq(outer),
                      issued_tag.layer.eq(layer),
                      issued_tag.first.eq(inner == 0), issued_tag.last.eq(inner == inner_count - 1)]
@@ -206,7 +213,7 @@ class Sequencer(ConfigComponent):
             cmd.deterministic.eq(~training),
             cmd.lr_offset.eq(lr_offset),
             cmd.weights.eq(t_rd.data),
-            cmd.x.eq(acts_rd.data),
+            cmd.x.eq(Mux(from_data, self.data_word, acts_rd.data)),
             cmd.u.eq(self.draws_col.u), cmd.q.eq(self.draws_col.q), cmd.u2.eq(self.draws_col.u2),
             cmd.delta.eq(deltas_rd.data),
             cmd.v.eq(self.draws_row.v), cmd.v2.eq(self.draws_row.v2),
@@ -257,16 +264,9 @@ class Sequencer(ConfigComponent):
         out_word = Signal(range(plan.vec_depth + 1))
         out_group = Mux(backward, post_b.out_tag, post_f.out_tag)
         m.d.comb += out_word.eq(t_vec_base[boundary] + out_group)
-        sample_word = self.sample_index >> k_log
-        sample_lane = self.sample_index[:k_log] if k_log else 0
-        with m.If(self.sample_en):
-            m.d.comb += [acts_wr.addr.eq(sample_word),
-                         acts_wr.data.eq(self.sample_value.replicate(K)),
-                         acts_wr.en.eq((Const(1, K) << sample_lane)[:K])]
-        with m.Else():
-            m.d.comb += [acts_wr.addr.eq(out_word),
-                         acts_wr.data.eq(Cat(*(post_f.y[k][:cfg.act_bits] for k in range(K)))),
-                         acts_wr.en.eq((post_f.out_valid & ~last_layer).replicate(K))]
+        m.d.comb += [acts_wr.addr.eq(out_word),
+                     acts_wr.data.eq(Cat(*(post_f.y[k][:cfg.act_bits] for k in range(K)))),
+                     acts_wr.en.eq((post_f.out_valid & ~last_layer).replicate(K))]
         m.d.comb += [
             masks_wr.addr.eq(out_word), masks_wr.data.eq(post_f.mask),
             masks_wr.en.eq(post_f.out_valid & ~last_layer),
@@ -314,7 +314,7 @@ class Sequencer(ConfigComponent):
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [training.eq(~self.predict), label.eq(self.label),
-                                 lr_offset.eq(self.lr_offset)]
+                                 lr_offset.eq(self.lr_offset), sample_slot.eq(self.sample_slot)]
                     start_pass(0, 0)
                     with m.If(self.predict):
                         m.next = "ISSUE"

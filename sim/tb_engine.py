@@ -279,3 +279,118 @@ async def train_bit_exact(dut):
                   "%.0f cycles/sample with the link; %.1f s", samples, checks, per_sample,
                   train_cycles / max(samples, 1), seconds)
     report(engine_cycles_per_sample=per_sample, engine_cycles=counters[2], clips=clips)
+
+
+async def _expect_error(transport, opcode, payload, code):
+    """Send a raw frame; it must be answered with error ``code``."""
+    frame = await transport.exchange(encode_frame(opcode, payload))
+    try:
+        frame.raise_for_error(opcode)
+    except LinkError as error:
+        assert error.code == code and error.opcode == opcode, (
+            f"{Opcode(opcode).name} {payload.hex()}: {error}, expected {code.name}")
+        return
+    raise AssertionError(f"{Opcode(opcode).name} {payload.hex()} accepted, expected {code.name}")
+
+
+def _records(x, y, labels=None):
+    labels = y if labels is None else labels
+    return b"".join(bytes([int(label)]) + bytes(int(v) & 0xFF for v in row)
+                    for row, label in zip(x, labels, strict=True))
+
+
+@cocotb.test()
+async def epoch_bit_exact(dut):
+    """The data set on chip: DATA uploads (and bad ones that change nothing), EPOCH commands
+    in the keyed order of ``fewmul.golden.order`` against golden ``train_step`` in the same
+    order: every EPOCH's ``correct`` and per-layer ``clips``, every weight afterwards, a TRAIN
+    from the link in between, COUNTERS at the end."""
+    import struct
+
+    from fewmul.golden.order import epoch_key, epoch_order
+
+    params = testbench_params()
+    cfg = Config.from_dict(params["cfg"])
+    capacity, n = params["data_capacity"], params["samples"]
+    x_train, y_train, _, _ = samples_for(params, cfg)
+    x_train, y_train = x_train[:n], y_train[:n]
+    classes = cfg.layers[-1]
+    h = EngineHarness(dut)
+    await h.start()
+    dev, link = h.device, h.transport
+    await dev.ping()
+    await dev.reset()
+    net = init_network(cfg, init_range=params.get("init_range", 0.5))
+    await dev.load_network(cfg, [w.tolist() for w in net.weights],
+                           [b.tolist() for b in net.biases])
+    streams = StreamSet(cfg.seed)
+    await dev.seed(seed_states(cfg.seed))
+
+    def data_payload(address, x, y, labels=None):
+        return struct.pack("<HH", address, len(y)) + _records(x, y, labels)
+
+    epoch_args = struct.pack("<HHI", 1, 1, 5)
+    await _expect_error(link, Opcode.EPOCH, epoch_args, ErrorCode.BAD_STATE)   # no data yet
+    bad_labels = y_train[:3].copy()
+    bad_labels[2] = classes
+    for payload, code in [
+            (data_payload(0, x_train[:3], y_train[:3], bad_labels), ErrorCode.BAD_ARG),
+            (data_payload(1, x_train[:2], y_train[:2]), ErrorCode.BAD_ADDRESS),     # a gap
+            (data_payload(0, x_train[:1], y_train[:1])[:-1], ErrorCode.BAD_LENGTH),
+            (data_payload(0, x_train[:1], y_train[:1]) + b"\0", ErrorCode.BAD_LENGTH),
+            (struct.pack("<HH", 0, 0), ErrorCode.BAD_LENGTH),
+            (b"\0\0\1", ErrorCode.BAD_LENGTH)]:
+        await _expect_error(link, Opcode.DATA, payload, code)
+    await _expect_error(link, Opcode.EPOCH, epoch_args, ErrorCode.BAD_STATE)   # still none
+
+    await dev.data(0, [row.tolist() for row in x_train], y_train.tolist())
+    # past the capacity, and a bad label over loaded samples: refused, the data set intact
+    await _expect_error(link, Opcode.DATA, data_payload(capacity, x_train[:1], y_train[:1]),
+                        ErrorCode.BAD_ADDRESS)
+    await _expect_error(link, Opcode.DATA, data_payload(0, x_train[:3], y_train[:3],
+                                                        bad_labels), ErrorCode.BAD_ARG)
+    for size, count, code in [(n, n + 1, ErrorCode.BAD_ARG), (n + 1, 1, ErrorCode.BAD_ARG),
+                              (0, 0, ErrorCode.BAD_ARG), (n, 0, ErrorCode.BAD_ARG)]:
+        await _expect_error(link, Opcode.EPOCH, struct.pack("<HHI", size, count, 1), code)
+    await _expect_error(link, Opcode.EPOCH, struct.pack("<HHI", n, n, 1)[:7],
+                        ErrorCode.BAD_LENGTH)
+
+    mismatches, clips_total, steps = [], [0] * cfg.n_layers, 0
+    runs = [(n, max(1, n - 3), 0, None), (max(1, n // 2), max(1, n // 2), 1, cfg.lr_shift + 1)]
+    for size, count, epoch, lr_shift in runs:
+        step_cfg = cfg
+        if lr_shift is not None and lr_shift in cfg.lr_shifts:
+            await dev.set_lr(lr_shift)
+            step_cfg = cfg.replace(lr_shift=lr_shift)
+        key = epoch_key(cfg.seed, epoch)
+        answer = await dev.epoch(size, count, key)
+        clips, correct = [0] * cfg.n_layers, 0
+        for index in epoch_order(size, key)[:count]:
+            y = train_step(net, x_train[index], int(y_train[index]), streams, step_cfg, clips)
+            correct += int(np.argmax(y)) == int(y_train[index])
+        steps += count
+        clips_total = [a + b for a, b in zip(clips_total, clips, strict=True)]
+        if answer["correct"] != correct or answer["clips"] != clips:
+            mismatches.append(f"EPOCH {epoch}: rtl {answer}, golden correct {correct}, "
+                              f"clips {clips}")
+        mismatches += compare_network(cfg, *(await dev.read_network(cfg)), net,
+                                      f"after EPOCH {epoch}")
+        dut._log.info("EPOCH %d: %d samples, %d cycles (%.0f a sample)", epoch, count,
+                      answer["cycles"], answer["cycles"] / count)
+        assert not mismatches, "\n".join(mismatches[:20])
+        # a TRAIN from the link between epochs: its sample goes through the spare slot
+        x, label = x_train[0], int(y_train[0])
+        got = await dev.train([int(v) for v in x], label)
+        want = int(np.argmax(train_step(net, x, label, streams, step_cfg, clips_total)))
+        steps += 1
+        assert list(got) == [want], f"TRAIN after EPOCH {epoch}: rtl {list(got)}, golden {want}"
+
+    counters = await h.counters()
+    assert counters[0] == steps, f"counters {counters}, {steps} steps"
+    assert counters[3:] == clips_total, f"clips: rtl {counters[3:]}, golden {clips_total}"
+    mismatches += compare_network(cfg, *(await dev.read_network(cfg)), net, "at the end")
+    assert not mismatches, "\n".join(mismatches[:20])
+    if params.get("result_json"):
+        with open(params["result_json"], "w") as f:
+            json.dump({"samples": n, "steps": steps, "mismatches": mismatches, "clips": clips_total,
+                       "engine_cycles": counters[2]}, f)

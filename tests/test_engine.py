@@ -84,16 +84,18 @@ EXTRA = {"13-9-5-3-k4-ternary": dict(lr_shift=Config().lr_shift + Config().lr_ra
 
 
 def _run(case, simulator, build_dir, config, data, samples, check_every, available=None,
-         **extra):
+         data_capacity=0, testcase="train_bit_exact", **extra):
     cfg = Config(**config)
     samples = min(max(1, math.ceil(samples * volume())), available or math.inf)
     result_json = build_dir / "result.json"
     result_json.unlink(missing_ok=True)
     params = dict(cfg=cfg.as_dict(), data=data, samples=samples, check_every=check_every,
-                  seed=sum(map(ord, case)), predict=4, result_json=str(result_json), **extra)
-    result = run_testbench(EngineSystem(cfg), toplevel="engine_system",
-                           test_module="fewmul.sim.tb_engine", simulator=simulator,
-                           build_dir=build_dir, params=params)
+                  seed=sum(map(ord, case)), predict=4, result_json=str(result_json),
+                  data_capacity=data_capacity, **extra)
+    result = run_testbench(EngineSystem(cfg, data_capacity=data_capacity),
+                           toplevel="engine_system", test_module="fewmul.sim.tb_engine",
+                           simulator=simulator, build_dir=build_dir, params=params,
+                           testcase=testcase)
     assert result.tests == 1 and result.failed == 0
     report = json.loads(result_json.read_text())
     assert report["samples"] == samples and report["mismatches"] == []
@@ -114,6 +116,25 @@ def test_engine_trains_bit_exact(simulator, case, build_dir, verilator_fast_buil
 #: --backend rtl --simulator icarus --epochs 1 --samples 50``, docs/engine.md).
 DIGITS_TRAIN = 1437                                     # digits training samples (one epoch)
 DIGITS_SAMPLES = {"verilator": DIGITS_TRAIN, "icarus": 10}
+
+
+#: The data set on chip: (config, samples uploaded, capacity).
+EPOCH_CASES = {
+    "16-8-4-k4": (dict(layers=(16, 8, 4), array_rows=4, array_cols=4), 37, 40),
+    "13-9-5-3-k2-ternary": (dict(layers=(13, 9, 5, 3), array_rows=2, array_cols=2,
+                                 weights="ternary", update_fraction="round"), 21, 21),
+}
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("case", list(EPOCH_CASES))
+def test_engine_trains_epochs_from_on_chip_data(simulator, case, build_dir,
+                                                 verilator_fast_build):
+    config, samples, capacity = EPOCH_CASES[case]
+    report = _run(case, simulator, build_dir, config, "random", samples, 0,
+                  data_capacity=capacity, testcase="epoch_bit_exact")
+    assert report["engine_cycles"] > 0
 
 
 @pytest.mark.sim

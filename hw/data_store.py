@@ -1,0 +1,140 @@
+"""The training set on chip: samples and labels, uploaded once, read by the engine per step.
+
+``DataStore(cfg, capacity=..., spare=...)`` holds ``capacity + spare`` sample slots
+(``docs/engine.md``). A slot is ``stride`` words of ``K`` inputs (the network's first layer
+boundary: ``vec_words[0]`` words, rounded up to a power of two so that a slot's first word is a
+shift of its index) and one label byte. Slots ``0 .. capacity - 1`` hold the data set; the
+``spare`` slots after them hold what arrives in a frame before it is accepted (DATA's records,
+TRAIN's and PREDICT's sample): a DATA frame is first written to the spare slots and copied to
+its place only when every record is good, so a bad frame changes nothing.
+
+Ports
+-----
+write_en, write_slot, write_element, write_value : In
+    One input value ``x[element]`` of a slot (a lane write).
+label_en, label_slot, label_value : In
+    One label.
+copy_start, copy_from, copy_to, copy_count : In ; copy_busy : Out
+    Copy ``copy_count`` whole slots (inputs and labels), one word a cycle.
+label_read_slot : In ; label_read : Out(8)
+    A label, one cycle after its slot (synchronous).
+read_addr : In ; read_word : Out(K lanes)
+    The engine's read of a word (``slot * stride + word``), one cycle later.
+"""
+
+from amaranth.hdl import Const, Module, Signal, signed
+from amaranth.lib import data, memory
+from amaranth.lib.wiring import In, Out
+
+from ._checks import ConfigComponent
+from .engine_plan import EnginePlan
+
+__all__ = ["DataStore"]
+
+
+class DataStore(ConfigComponent):
+    """Sample slots of the data set and the frames being received (module docstring)."""
+
+    def __init__(self, cfg, *, capacity, spare):
+        for name, value, low in (("capacity", capacity, 0), ("spare", spare, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, not {value!r}")
+        if capacity + spare > 65535:
+            raise ValueError(f"capacity + spare must be at most 65535 slots, not "
+                             f"{capacity + spare}")
+        self._plan = EnginePlan(cfg)
+        self._capacity, self._spare = capacity, spare
+        super().__init__(cfg)
+
+    @property
+    def capacity(self):
+        return self._capacity
+
+    @property
+    def spare(self):
+        return self._spare
+
+    @property
+    def slots(self):
+        return self._capacity + self._spare
+
+    @property
+    def stride(self):
+        """Words per slot: ``vec_words[0]`` rounded up to a power of two."""
+        return 1 << (self._plan.vec_words[0] - 1).bit_length()
+
+    @property
+    def bits(self):
+        """Input bits the slots hold (what a board's memory budget counts)."""
+        return self.slots * (self.stride * self._plan.lanes * self._cfg.act_bits + 8)
+
+    def members(self, cfg):
+        K = self._plan.lanes
+        slot = range(max(self.slots, 2))
+        return {
+            "write_en": In(1),
+            "write_slot": In(slot),
+            "write_element": In(range(max(cfg.layers[0], 2))),
+            "write_value": In(signed(cfg.act_bits)),
+            "label_en": In(1),
+            "label_slot": In(slot),
+            "label_value": In(8),
+            "copy_start": In(1),
+            "copy_from": In(slot),
+            "copy_to": In(slot),
+            "copy_count": In(slot),
+            "copy_busy": Out(1),
+            "label_read_slot": In(slot),
+            "label_read": Out(8),
+            "read_addr": In(range(max(self.slots * self.stride, 2))),
+            "read_word": Out(data.ArrayLayout(signed(cfg.act_bits), K)),
+        }
+
+    def elaborate(self, platform):
+        m = Module()
+        K = self._plan.lanes
+        k_log, s_log = K.bit_length() - 1, self.stride.bit_length() - 1
+        words = memory.Memory(shape=self.read_word.shape(), depth=max(self.slots * self.stride, 2),
+                              init=[])
+        labels = memory.Memory(shape=8, depth=max(self.slots, 2), init=[])
+        m.submodules.words, m.submodules.labels = words, labels
+        w_wr, w_rd, w_copy = words.write_port(granularity=1), words.read_port(), words.read_port()
+        l_wr, l_rd, l_copy = labels.write_port(), labels.read_port(), labels.read_port()
+        m.d.comb += [w_rd.addr.eq(self.read_addr), self.read_word.eq(w_rd.data),
+                     l_rd.addr.eq(self.label_read_slot), self.label_read.eq(l_rd.data)]
+
+        # the copy: read word n in cycle t, write it in t + 1 (labels with each slot's word 0)
+        source = Signal(range(max(self.slots * self.stride, 2) + 1))
+        target = Signal.like(source)
+        remaining = Signal(range(max(self.slots * self.stride, 2) + 1))
+        copying = Signal()
+        wrote = Signal()
+        wrote_to = Signal.like(target)
+        m.d.comb += [w_copy.addr.eq(source), l_copy.addr.eq(source >> s_log)]
+        m.d.sync += [wrote.eq(copying), wrote_to.eq(target)]
+        with m.If(copying):
+            m.d.sync += [source.eq(source + 1), target.eq(target + 1),
+                         remaining.eq(remaining - 1)]
+            with m.If(remaining == 1):
+                m.d.sync += copying.eq(0)
+        with m.If(self.copy_start & (self.copy_count != 0)):
+            m.d.sync += [copying.eq(1), source.eq(self.copy_from << s_log),
+                         target.eq(self.copy_to << s_log), remaining.eq(self.copy_count << s_log)]
+        m.d.comb += self.copy_busy.eq(copying | wrote)
+
+        lane = self.write_element[:k_log] if k_log else 0
+        with m.If(wrote):
+            m.d.comb += [w_wr.addr.eq(wrote_to), w_wr.data.eq(w_copy.data),
+                         w_wr.en.eq((1 << K) - 1)]
+        with m.Else():
+            m.d.comb += [w_wr.addr.eq((self.write_slot << s_log) + (self.write_element >> k_log)),
+                         w_wr.data.eq(self.write_value.replicate(K)),
+                         w_wr.en.eq(((Const(1, K) << lane)[:K]) & self.write_en.replicate(K))]
+        first_word = wrote_to[:s_log] == 0 if s_log else 1
+        with m.If(wrote & first_word):
+            m.d.comb += [l_wr.addr.eq(wrote_to >> s_log), l_wr.data.eq(l_copy.data),
+                         l_wr.en.eq(1)]
+        with m.Else():
+            m.d.comb += [l_wr.addr.eq(self.label_slot), l_wr.data.eq(self.label_value),
+                         l_wr.en.eq(self.label_en)]
+        return m
