@@ -337,9 +337,9 @@ class _Pool:
                               if v[0] == name)
             after = f" after {given}" if given else ""
             raise DoesNotFit(
-                f"{self._network} does not fit {self._chip.name}: the {what} ({detail}) take "
-                f"{n} {name}, {self.free[name]} of {self._chip.memory(name).count} are "
-                f"free{after}: {n - self.free[name]} {name} short")
+                f"{self._network} does not fit {self._chip.name}: the {what} ({detail}) "
+                f"would take {n} {name}, {self.free[name]} of {self._chip.memory(name).count} "
+                f"are free{after}: {n - self.free[name]} {name} short")
         if n:
             self.free[name] -= n
             self.used[what] = (name, n)

@@ -229,23 +229,24 @@ def test_weights_that_do_not_fit_name_the_memory_and_the_shortfall():
     net = Config(layers=(64, 16, 4))       # 1088 weights: 17 blocks of 64
     with pytest.raises(DoesNotFit, match=r"^64-16-4 does not fit toy: the weights \(1088 "
                                          r"weights of 16 bits, 1 per 16-bit word, 8 banks\) "
-                                         r"take 17 BRAM, 8 of 10 are free after 2 for the "
+                                         r"would take 17 BRAM, 8 of 10 are free after 2 for the "
                                          r"reserved memories: 9 BRAM short$"):
         roofline(net, TOY, assume=BARE.replace(reserved_blocks=2))
 
 
 def test_data_set_that_does_not_fit():
     with pytest.raises(DoesNotFit, match=r"^5-4-3 does not fit toy: the data set \(1000 "
-                                         r"samples x 6 bytes, 2 bytes per 16-bit word\) take "
+                                         r"samples x 6 bytes, 2 bytes per 16-bit word\) "
+                                         r"would take "
                                          r"3 SP, 2 of 2 are free: 1 SP short$"):
         roofline(NET, TOY, assume=BARE.replace(dataset_samples=1000))
 
 
 def test_real_chips_that_do_not_fit():
-    with pytest.raises(DoesNotFit, match=r"the weights .* take 74 EBR, 26 of 30 are free "
-                                         r"after 4 for the reserved memories: 48 EBR short$"):
+    with pytest.raises(DoesNotFit, match=r"the weights .* would take 74 EBR, 26 of 30 are "
+                                         r"free after 4 for the reserved memories: 48 EBR short$"):
         roofline(Config(layers=(64, 256, 10)), "ice40up5k")
-    with pytest.raises(DoesNotFit, match=r"the data set .* take 46 BSRAM, 22 of 26 .* "
+    with pytest.raises(DoesNotFit, match=r"the data set .* would take 46 BSRAM, 22 of 26 .* "
                                          r"24 BSRAM short$"):
         roofline(Config(layers=(64, 64, 10)), "gw1n-9c")
 
@@ -273,7 +274,8 @@ def test_bad_arguments(kwargs, message):
 
 
 def test_weight_banks_beyond_the_free_blocks():
-    with pytest.raises(DoesNotFit, match=r"take 11 BRAM, 10 of 10 are free: 1 BRAM short$"):
+    with pytest.raises(DoesNotFit, match=r"would take 11 BRAM, 10 of 10 are free: "
+                                         r"1 BRAM short$"):
         roofline(NET, TOY, banks=11, assume=BARE)
 
 
