@@ -234,6 +234,15 @@ def test_weights_that_do_not_fit_name_the_memory_and_the_shortfall():
         roofline(net, TOY, assume=BARE.replace(reserved_blocks=2))
 
 
+def test_wide_weights_that_do_not_fit():
+    net = Config(layers=(64, 16, 4), weight_bits=20, lr_shift=8)
+    # 1088 weights, one a 64-word bank of two blocks side by side: 17 banks, 34 blocks
+    with pytest.raises(DoesNotFit, match=r"\(1088 weights of 20 bits, 1 per 16-bit word, 5 "
+                                         r"banks\) would take 34 BRAM, 10 of 10 are free: "
+                                         r"24 BRAM short$"):
+        roofline(net, TOY, assume=BARE)
+
+
 def test_data_set_that_does_not_fit():
     with pytest.raises(DoesNotFit, match=r"^5-4-3 does not fit toy: the data set \(1000 "
                                          r"samples x 6 bytes, 2 bytes per 16-bit word\) "
