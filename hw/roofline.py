@@ -69,7 +69,7 @@ class Chip:
     part: str
     boards: tuple
     logic_cells: int        # LUT4 cells: ICESTORM_LC (LUT4 + FF) / TRELLIS_COMB / LUT4
-    ffs: int
+    ffs: int                # iCE40: the same LCs (so pe_cells there counts the FFs too)
     dsps: int               # 18 x 18 (16 x 16 on the iCE40) multipliers; unused by fewmul
     memories: tuple         # Memory, block RAM first
     dataset_memory: str     # where the training set lives by default
@@ -95,25 +95,22 @@ class Chip:
 # table: barrel shifter 89 + UpdateShift 6 + UpdateRound 23 LUTs + a saturating add of about
 # 2 x 16 = 32 LUTs: 150 LUT4s; registers whole (16) + fraction and guard (9) + step (16): 41 FFs.
 _UPDATE_LUTS, _UPDATE_FFS = 150, 41
-_W16 = 16
+_ICE40_PE = dict(pe_cells=130 - 16 + _UPDATE_LUTS, pe_ffs=108 - 16 + _UPDATE_FFS)   # 264, 133
+_LUT4_FF_PE = dict(pe_cells=106 + _UPDATE_LUTS, pe_ffs=83 - 16 + _UPDATE_FFS)       # 256, 108
 
 CHIPS = {c.name: c for c in [
     Chip("ice40up5k", "iCE40UP5K", ("icebreaker",), logic_cells=5280, ffs=5280, dsps=8,
          memories=(Memory("EBR", 30, 16, 256, True), Memory("SPRAM", 4, 16, 16384, False)),
-         dataset_memory="SPRAM", sign_memory="SPRAM",
-         pe_cells=130 - _W16 + _UPDATE_LUTS, pe_ffs=108 - _W16 + _UPDATE_FFS),
+         dataset_memory="SPRAM", sign_memory="SPRAM", **_ICE40_PE),
     Chip("ecp5-85f", "LFE5U-85F", ("ulx3s-85f", "orangecrab-85f"), logic_cells=83640,
          ffs=83640, dsps=156, memories=(Memory("DP16KD", 208, 36, 512, True),),
-         dataset_memory="DP16KD", sign_memory="DP16KD",
-         pe_cells=106 + _UPDATE_LUTS, pe_ffs=83 - _W16 + _UPDATE_FFS),
+         dataset_memory="DP16KD", sign_memory="DP16KD", **_LUT4_FF_PE),
     Chip("ecp5-25f", "LFE5U-25F", ("colorlight-5a75b", "colorlight-i5", "orangecrab-25f"),
          logic_cells=24288, ffs=24288, dsps=28, memories=(Memory("DP16KD", 56, 36, 512, True),),
-         dataset_memory="DP16KD", sign_memory="DP16KD",
-         pe_cells=106 + _UPDATE_LUTS, pe_ffs=83 - _W16 + _UPDATE_FFS),
+         dataset_memory="DP16KD", sign_memory="DP16KD", **_LUT4_FF_PE),
     Chip("gw1n-9c", "GW1N-9C (GW1NR-9)", ("tangnano9k",), logic_cells=8640, ffs=6480, dsps=20,
          memories=(Memory("BSRAM", 26, 36, 512, True),),
-         dataset_memory="BSRAM", sign_memory="BSRAM",
-         pe_cells=106 + _UPDATE_LUTS, pe_ffs=83 - _W16 + _UPDATE_FFS),
+         dataset_memory="BSRAM", sign_memory="BSRAM", **_LUT4_FF_PE),
 ]}
 _ALIASES = {"gw1nr-9": "gw1n-9c"}
 
@@ -167,7 +164,11 @@ class Assumptions:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < lo:
                 raise ValueError(f"{name} must be an integer >= {lo}, not {value!r}")
-        if not isinstance(self.cycles_per_output, int | float) or self.cycles_per_output < 0:
+        if not isinstance(self.draws_ahead, bool):
+            raise ValueError(f"draws_ahead must be True or False, not {self.draws_ahead!r}")
+        if (isinstance(self.cycles_per_output, bool)
+                or not isinstance(self.cycles_per_output, int | float)
+                or self.cycles_per_output < 0):
             raise ValueError(f"cycles_per_output must be a number >= 0, "
                              f"not {self.cycles_per_output!r}")
 

@@ -302,6 +302,7 @@ def test_bad_config_and_fmax():
     (dict(pe_cells=0), "pe_cells must be an integer >= 1, not 0"),
     (dict(draws_per_cycle=True), "draws_per_cycle must be an integer >= 1, not True"),
     (dict(cycles_per_output=-0.5), "cycles_per_output must be a number >= 0, not -0.5"),
+    (dict(draws_ahead=1), "draws_ahead must be True or False, not 1"),
 ])
 def test_bad_assumptions(changes, message):
     with pytest.raises(ValueError) as info:
