@@ -2,7 +2,7 @@
 
 ``Engine(cfg)`` serves the host link's two target ports (:mod:`fewmul.hw.link`): the engine
 command port (RESET, SEED, TRAIN, PREDICT, COUNTERS, LR; ``docs/protocol.md``) and the word memory
-port (LOAD / READ of weights and biases, regions of ``fewmul.host.memory_map``). Inside:
+port (LOAD / READ of weights and biases, regions of ``fewmul.protocol.memory_map``). Inside:
 
 - memories (``lib.memory``, layouts in :mod:`fewmul.hw.engine_plan`): weights, biases, layer
   inputs, activation masks, errors, and one per random stream (the step's draws);
@@ -33,11 +33,11 @@ from amaranth.lib import memory, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from fewmul.host import SEED_STREAMS, ErrorCode, Opcode, memory_map
+from fewmul.protocol import SEED_STREAMS, ErrorCode, Opcode, memory_map
 
 from .array import Op, PEArray
 from .engine_plan import EnginePlan
-from .link import Link, engine_signature, memory_signature
+from .link import EnginePortSignature, Link, MemoryPortSignature
 from .rng import Xorshift32
 from .update import UpdateStep, saturating_add
 
@@ -77,9 +77,9 @@ class Engine(wiring.Component):
 
     Ports
     -----
-    engine : In(fewmul.hw.link.engine_signature())
+    engine : In(fewmul.hw.link.EnginePortSignature())
         Commands from the link (the engine is the target).
-    mem : In(fewmul.hw.link.memory_signature(weight_bits, 2 * n_layers))
+    mem : In(fewmul.hw.link.MemoryPortSignature(word_bits=weight_bits, n_regions=2 * n_layers))
         Word access to weights (region ``2l``, ``w[i, j]`` at ``i * N_l + j``) and biases
         (region ``2l + 1``). Served only while no command runs (the link is stop-and-wait).
     busy : Out(1)
@@ -90,8 +90,8 @@ class Engine(wiring.Component):
         self._plan = EnginePlan(cfg)
         self._cfg = cfg
         super().__init__({
-            "engine": In(engine_signature()),
-            "mem": In(memory_signature(cfg.weight_bits, 2 * cfg.n_layers)),
+            "engine": In(EnginePortSignature()),
+            "mem": In(MemoryPortSignature(word_bits=cfg.weight_bits, n_regions=2 * cfg.n_layers)),
             "busy": Out(1),
         })
 
@@ -100,12 +100,8 @@ class Engine(wiring.Component):
         return self._cfg
 
     @property
-    def plan(self):
-        return self._plan
-
-    @property
     def depths(self):
-        """Region depths of the memory port (``fewmul.host.memory_map``)."""
+        """Region depths of the memory port (``fewmul.protocol.memory_map``)."""
         return tuple(r.depth for r in memory_map(self._cfg))
 
     @property

@@ -1,11 +1,12 @@
-"""cocotb testbench: ``fewmul.hw.link_stub.LinkSystem`` against ``fewmul.sim.tb_link_model``.
+"""cocotb testbench: ``fewmul.sim.link_harness.LinkSystem`` against ``fewmul.sim.link_model``.
 
 Scenarios (all at the stream level, no UART, one byte per clock), in this order (the memory
 is not reset between them):
 
 - ``host_api``: the real host driver (``fewmul.host.AsyncDevice`` over
-  ``CocotbStreamTransport``) pings, loads and reads back a network, seeds, trains, predicts,
-  reads counters and status, resets, and gets the right ``LinkError`` codes.
+  ``fewmul.sim.stream_transport.CocotbStreamTransport``) pings, loads and reads back a network,
+  seeds, trains, predicts, reads counters and status, resets, and gets the right ``LinkError``
+  codes.
 - ``fuzz``: ``frames`` (x ``FEWMUL_VOLUME``) random valid and mutated frames (bit flips,
   truncation, bad CRC, unknown opcodes, oversized and wrong lengths, noise) with random idle
   gaps and response back-pressure. The driver stays in lock step with the byte-exact model:
@@ -25,12 +26,11 @@ from cocotb.triggers import ClockCycles, FallingEdge, First, ReadOnly, RisingEdg
 
 from fewmul.config import Config
 from fewmul.golden.rng import seed_states
-from fewmul.host import (
+from fewmul.host import AsyncDevice
+from fewmul.protocol import (
     ERROR_OPCODE,
     SEED_STREAMS,
     SYNC,
-    AsyncDevice,
-    CocotbStreamTransport,
     Counter,
     ErrorCode,
     LinkError,
@@ -41,8 +41,9 @@ from fewmul.host import (
     read_payload,
     word_bytes,
 )
+from fewmul.sim.link_model import LinkModel
 from fewmul.sim.runner import testbench_params, volume
-from fewmul.sim.tb_link_model import LinkModel
+from fewmul.sim.stream_transport import CocotbStreamTransport
 
 
 def level(signal):
@@ -50,12 +51,13 @@ def level(signal):
     return int(value) if value.is_resolvable else 0
 
 
-async def start(dut, bench=0):
-    """Clock, reset, and every input of ``fewmul.hw.link_bench.LinkBench`` at a known value."""
+async def start(dut, autoplay=0):
+    """Clock, reset, and every input of ``fewmul.sim.link_harness.LinkHarness`` at a known
+    value."""
     dut.i__valid.value = 0
     dut.i__payload.value = 0
     dut.o__ready.value = 1
-    dut.bench.value = bench
+    dut.autoplay.value = autoplay
     for name in ("play_data", "play_length", "play_sequence", "gap_threshold",
                  "stall_threshold", "record_target"):
         getattr(dut, name).value = 0
@@ -75,14 +77,14 @@ def system_config(params):
 
 
 class LinkTestbench:
-    """Plays request bytes through the bench's player in lock step with the model and scores
-    every response from the bench's recorder against it.
+    """Plays request bytes through the harness's player in lock step with the model and scores
+    every response from the harness's recorder against it.
 
     A case's bytes are cut where the model says a frame completes: the player sends up to that
     byte, the recorder's target is raised by the predicted response's length, and the response
     must complete within ``bound`` clocks (else: hang) and equal the model's (else: mismatch).
     Python wakes a few times per frame, not once per clock. ``gap`` and ``stall`` set the
-    bench's random idle clocks between request bytes and back-pressure on responses.
+    harness's random idle clocks between request bytes and back-pressure on responses.
     """
 
     def __init__(self, dut, params, rng):
@@ -279,7 +281,7 @@ class FrameFuzzer:
 @cocotb.test()
 async def fuzz(dut):
     params = testbench_params()
-    await start(dut, bench=1)
+    await start(dut, autoplay=1)
     rng = np.random.default_rng(params["seed"])
     tb = LinkTestbench(dut, params, rng)
     fuzzer = FrameFuzzer(tb, rng)
@@ -333,7 +335,7 @@ async def host_api(dut):
     await start(dut)
     cfg, kwargs = system_config(params)
     rng = np.random.default_rng(params["seed"])
-    transport = CountingTransport(CocotbStreamTransport(dut, max_cycles=20_000))
+    transport = CountingTransport(CocotbStreamTransport(dut, timeout_cycles=20_000))
     device = AsyncDevice(transport)
 
     info = await device.ping()

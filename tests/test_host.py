@@ -4,9 +4,9 @@ import pytest
 
 from fewmul.config import Config
 from fewmul.golden.rng import seed_states
-from fewmul.host import (
+from fewmul.host import Device
+from fewmul.protocol import (
     Counter,
-    Device,
     ErrorCode,
     FrameDecoder,
     LinkError,
@@ -18,7 +18,7 @@ from fewmul.host import (
     memory_map,
     seed_payload,
 )
-from fewmul.sim.tb_link_model import LinkModel
+from fewmul.sim.link_model import LinkModel
 
 
 class ModelTransport:

@@ -5,22 +5,22 @@ simulators): the host API end to end and the frame fuzz."""
 import pytest
 
 from fewmul.config import Config
-from fewmul.golden.crc import crc16
-from fewmul.host import (
+from fewmul.hw.link import Link
+from fewmul.protocol import (
     ERROR_OPCODE,
     Counter,
     ErrorCode,
     Opcode,
+    crc16,
     decode_frame,
     encode_frame,
     load_payload,
     memory_map,
     read_payload,
 )
-from fewmul.hw.link import Link
-from fewmul.hw.link_bench import LinkBench
+from fewmul.sim.link_harness import LinkHarness
+from fewmul.sim.link_model import LinkModel
 from fewmul.sim.runner import run_testbench
-from fewmul.sim.tb_link_model import LinkModel
 
 from .conftest import SIMULATORS
 
@@ -123,11 +123,11 @@ def test_frame_layout():
 @pytest.mark.sim
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_link_rtl(simulator, build_dir, verilator_fast_build):
-    dut = LinkBench(**system_kwargs(), timeout_cycles=TIMEOUT, sample_bytes=SAMPLE_BYTES,
+    dut = LinkHarness(**system_kwargs(), timeout_cycles=TIMEOUT, sample_bytes=SAMPLE_BYTES,
                     n_classes=CONFIG.layers[-1])
     params = dict(config=CONFIG.as_dict(), max_payload=MAX_PAYLOAD, timeout_cycles=TIMEOUT,
                   sample_bytes=SAMPLE_BYTES, seed=2016, frames=FUZZ_FRAMES[simulator], stall=0.25,
                   play_bytes=dut.play_bytes, record_bytes=dut.record_bytes)
-    result = run_testbench(dut, toplevel="link_bench", test_module="fewmul.sim.tb_link",
+    result = run_testbench(dut, toplevel="link_harness", test_module="fewmul.sim.tb_link",
                            simulator=simulator, build_dir=build_dir, params=params)
     assert result.tests == 2 and result.failed == 0

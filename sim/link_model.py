@@ -1,16 +1,17 @@
-"""Transaction-level model of ``fewmul.hw.link_stub.LinkSystem`` (link + memory + stub engine).
+"""Transaction-level model of ``fewmul.sim.link_harness.LinkSystem`` (link + stub memory + stub
+engine).
 
 Byte-exact: :meth:`LinkModel.feed` takes one request byte and returns the response frame the
 hardware sends once that byte completes a frame (or ``None``); :meth:`LinkModel.idle` is the
-line going quiet for ``timeout_cycles``. Responses are built with ``fewmul.host.encode_frame``
+line going quiet for ``timeout_cycles``. Responses are built with ``fewmul.protocol.encode_frame``
 (the driver's one encoder). The fuzz testbench keeps it in lock step with the RTL, so it also
 predicts every counter of STATUS and every word of the memory.
 """
 
 import struct
 
-from fewmul.golden.crc import crc16
-from fewmul.host import (
+from fewmul.protocol import (
+    CRC_RESIDUE,
     ENGINE_OPCODES,
     ERROR_OPCODE,
     N_COUNTERS,
@@ -22,6 +23,7 @@ from fewmul.host import (
     ErrorCode,
     Opcode,
     PingInfo,
+    crc16,
     encode_frame,
     word_bytes,
 )
@@ -66,7 +68,7 @@ class LinkModel:
                 return None
         if len(self.frame) == 3 + self.length + 2:
             self.state = "HUNT"
-            if crc16(self.frame) != 0:
+            if crc16(self.frame) != CRC_RESIDUE:
                 return self._error(ErrorCode.BAD_CRC)
             return self._execute(self.frame[0], bytes(self.frame[3:3 + self.length]))
         return None
@@ -146,7 +148,7 @@ class LinkModel:
                                          for k in range(count)))
 
     def _engine(self, opcode, payload):
-        """The stub engine (``fewmul.hw.link_stub.StubEngine``): ``(status, answer)``."""
+        """The stub engine (``fewmul.sim.stub_engine.StubEngine``): ``(status, answer)``."""
         n = len(payload)
         if opcode == Opcode.RESET:
             self.seeded, self.steps, self.predictions = False, 0, 0

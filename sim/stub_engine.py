@@ -1,22 +1,18 @@
-"""Stand-ins that let the host link run without the training engine.
+"""Test stand-in for the training engine behind the host link.
 
 :class:`StubEngine` answers every engine command of ``docs/protocol.md`` with the protocol's
-status codes and trivially checkable data; :class:`LinkSystem` is a :class:`fewmul.hw.link.Link`
-wired to a :class:`fewmul.hw.link_memory.LinkMemory` and a :class:`StubEngine`, with only the two
-byte streams outside: the unit the link testbench (and a board bring-up over a UART) drives.
-Its Python twin is ``fewmul.sim.tb_link_model.LinkModel``.
+status codes and trivially checkable data, so the link can be tested without the datapath. Its
+Python twin is ``fewmul.sim.link_model.LinkModel``.
 """
 
 from amaranth.hdl import Array, Cat, Module, Signal
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In
 
-from fewmul.host import SEED_STREAMS, ErrorCode, Opcode
+from fewmul.hw.link import EnginePortSignature
+from fewmul.protocol import SEED_STREAMS, ErrorCode, Opcode
 
-from .link import Link, engine_signature
-from .link_memory import LinkMemory
-
-__all__ = ["StubEngine", "LinkSystem"]
+__all__ = ["StubEngine"]
 
 
 class StubEngine(wiring.Component):
@@ -36,7 +32,7 @@ class StubEngine(wiring.Component):
     def __init__(self, *, sample_bytes, n_classes):
         self._sample_bytes = sample_bytes
         self._n_classes = n_classes
-        super().__init__({"engine": In(engine_signature())})
+        super().__init__({"engine": In(EnginePortSignature())})
 
     def elaborate(self, platform):
         m = Module()
@@ -132,27 +128,4 @@ class StubEngine(wiring.Component):
         # plain functions of the state: see the note in fewmul.hw.link (Icarus and `always @*`)
         m.d.comb += [cmd.ready.eq(fsm.ongoing("IDLE")), arg.ready.eq(fsm.ongoing("ARGUMENT")),
                      resp.valid.eq(fsm.ongoing("ANSWER"))]
-        return m
-
-
-class LinkSystem(wiring.Component):
-    """:class:`Link` + :class:`LinkMemory` + :class:`StubEngine`; ports ``i`` and ``o`` only."""
-
-    def __init__(self, *, word_bits, depths, max_payload=256, timeout_cycles=1000,
-                 sample_bytes=64, n_classes=10):
-        self.link = Link(word_bits=word_bits, depths=depths, max_payload=max_payload,
-                         timeout_cycles=timeout_cycles)
-        self.memory = LinkMemory(word_bits=word_bits, depths=depths)
-        self.stub = StubEngine(sample_bytes=sample_bytes, n_classes=n_classes)
-        super().__init__({"i": In(stream.Signature(8)), "o": Out(stream.Signature(8))})
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.link = self.link
-        m.submodules.memory = self.memory
-        m.submodules.stub = self.stub
-        wiring.connect(m, wiring.flipped(self.i), self.link.i)
-        wiring.connect(m, self.link.o, wiring.flipped(self.o))
-        wiring.connect(m, self.link.mem, self.memory.bus)
-        wiring.connect(m, self.link.engine, self.stub.engine)
         return m
