@@ -31,6 +31,7 @@ from amaranth.lib.wiring import In, Out
 
 from fewmul.protocol import (
     ERROR_OPCODE,
+    FIXED_REQUEST_LENGTHS,
     FRAME_CRC,
     N_COUNTERS,
     RESPONSE_FLAG,
@@ -40,6 +41,7 @@ from fewmul.protocol import (
     ErrorCode,
     Opcode,
     PingInfo,
+    request_length,
     word_bytes,
 )
 
@@ -321,8 +323,25 @@ class Link(wiring.Component):
         region_ok = region < n_regions
         address_ok = (address_field + count) <= depth
         count_bytes = count * wb
-        load_length_ok = (count != 0) & (length == count_bytes + 5)
-        read_length_ok = (count != 0) & (length == 5) & (count_bytes <= max_payload)
+        # The request lengths of fewmul.protocol's table: every fixed length, LOAD's from its
+        # count, READ's answer within max_payload; TRAIN and PREDICT are the engine's to check
+        # (their length is its sample size). Plain expressions, not a Switch (see the note on
+        # Icarus below).
+        def is_op(*ops):
+            return Cat(*(opcode == op for op in ops)).any()
+
+        length_rules = [is_op(op) & (length == fixed) for op, fixed in
+                        FIXED_REQUEST_LENGTHS.items() if op != Opcode.READ]
+        length_rules += [
+            is_op(Opcode.READ) & (length == FIXED_REQUEST_LENGTHS[Opcode.READ]) & (count != 0)
+            & (count_bytes <= max_payload),
+            is_op(Opcode.LOAD) & (count != 0)
+            & (length == request_length(Opcode.LOAD, word_bits=self._word_bits, count=count)),
+            is_op(Opcode.TRAIN, Opcode.PREDICT),
+        ]
+        known_opcode, length_ok = Signal(), Signal()
+        reset_accepted = Signal()                 # DECODE accepts a RESET frame
+        m.d.comb += [known_opcode.eq(is_op(*Opcode)), length_ok.eq(Cat(*length_rules).any())]
 
         # -- response payload bytes ---------------------------------------------------------
         data_index = Signal(16)
@@ -427,22 +446,17 @@ class Link(wiring.Component):
                              byte_index.eq(0)]
                 with m.If(~frame_crc.match_detected):
                     respond_error(ErrorCode.BAD_CRC)
+                with m.Elif(~known_opcode):
+                    respond_error(ErrorCode.UNKNOWN_OPCODE)
+                with m.Elif(~length_ok):
+                    respond_error(ErrorCode.BAD_LENGTH)
                 with m.Else(), m.Switch(opcode):
                     with m.Case(Opcode.PING):
-                        with m.If(length != 0):
-                            respond_error(ErrorCode.BAD_LENGTH)
-                        with m.Else():
-                            respond_ok(len(ping_bytes), _SRC_PING)
+                        respond_ok(len(ping_bytes), _SRC_PING)
                     with m.Case(Opcode.STATUS):
-                        with m.If(length != 0):
-                            respond_error(ErrorCode.BAD_LENGTH)
-                        with m.Else():
-                            respond_ok(_STATUS_BYTES, _SRC_STATUS)
+                        respond_ok(_STATUS_BYTES, _SRC_STATUS)
                     with m.Case(Opcode.LOAD, Opcode.READ):
-                        with m.If(((opcode == Opcode.LOAD) & ~load_length_ok)
-                                  | ((opcode == Opcode.READ) & ~read_length_ok)):
-                            respond_error(ErrorCode.BAD_LENGTH)
-                        with m.Elif(~region_ok):
+                        with m.If(~region_ok):
                             respond_error(ErrorCode.BAD_REGION)
                         with m.Elif(~address_ok):
                             respond_error(ErrorCode.BAD_ADDRESS)
@@ -452,13 +466,11 @@ class Link(wiring.Component):
                         with m.Else():
                             m.next = "READ_COMMAND"
                     with m.Case(Opcode.RESET):                 # zero the counters first
+                        m.d.comb += reset_accepted.eq(1)
                         m.d.sync += [clear_index.eq(0), clear_then_engine.eq(1)]
                         m.next = "CLEAR"
-                    with m.Case(*(op for op in Opcode if op not in (
-                            Opcode.PING, Opcode.STATUS, Opcode.LOAD, Opcode.READ, Opcode.RESET))):
-                        m.next = "ENGINE_COMMAND"
                     with m.Default():
-                        respond_error(ErrorCode.UNKNOWN_OPCODE)
+                        m.next = "ENGINE_COMMAND"
 
             # -- LOAD: buffer bytes -> words -> memory writes ---------------------------------
             with m.State("LOAD_FETCH"):                  # buffer read in flight
@@ -597,7 +609,7 @@ class Link(wiring.Component):
 
         with m.If(take & ~receiving):
             m.d.sync += dropped.eq(dropped + 1)
-        with m.If(fsm.ongoing("DECODE") & (opcode == Opcode.RESET)):
+        with m.If(reset_accepted):
             m.d.sync += dropped.eq(0)
 
         # Counter memory ports, as plain functions of the state too (the reset state CLEAR does

@@ -28,17 +28,23 @@ from fewmul.config import Config
 from fewmul.golden.rng import seed_states
 from fewmul.host import AsyncDevice
 from fewmul.protocol import (
+    CRC_RESIDUE,
     ERROR_OPCODE,
+    RESPONSE_FLAG,
     SEED_STREAMS,
     SYNC,
     Counter,
     ErrorCode,
     LinkError,
     Opcode,
+    crc16,
+    decode_frame,
     encode_frame,
+    length_is_legal,
     load_payload,
     memory_map,
     read_payload,
+    request_length,
     word_bytes,
 )
 from fewmul.sim.link_model import LinkModel
@@ -76,6 +82,46 @@ def system_config(params):
                      n_classes=cfg.layers[-1])
 
 
+class SpecOracle:
+    """What ``docs/protocol.md`` alone says of a response to a complete frame, independent of
+    the model: a bad CRC gets BAD_CRC (nothing else is checked), an opcode outside table 4
+    UNKNOWN_OPCODE, and a length that ``fewmul.protocol.length_is_legal`` (table 4's lengths)
+    forbids BAD_LENGTH; a frame of a legal length is never answered BAD_LENGTH."""
+
+    def __init__(self, kwargs):
+        self.sample_bytes = kwargs["sample_bytes"]
+        self.word_bits = kwargs["word_bits"]
+        self.max_payload = kwargs["max_payload"]
+        self.checked = {}
+
+    def expected_error(self, body):
+        """The error code the spec requires for ``body`` (opcode .. CRC, a complete frame), or
+        ``None`` when the spec leaves the answer to later checks (region, address, engine)."""
+        opcode, payload = body[0], bytes(body[3:-2])
+        if crc16(body) != CRC_RESIDUE:
+            return ErrorCode.BAD_CRC
+        if opcode not in set(Opcode):
+            return ErrorCode.UNKNOWN_OPCODE
+        if not length_is_legal(opcode, payload, sample_bytes=self.sample_bytes,
+                               word_bits=self.word_bits, max_payload=self.max_payload):
+            return ErrorCode.BAD_LENGTH
+        return None
+
+    def check(self, body, response):
+        want = self.expected_error(body)
+        frame = decode_frame(response)
+        code = frame.payload[1] if frame.opcode == ERROR_OPCODE else ErrorCode.OK
+        key = "legal length" if want is None else ErrorCode(want).name
+        self.checked[key] = self.checked.get(key, 0) + 1
+        if want is not None:
+            assert frame.opcode == ERROR_OPCODE and code == want, (
+                f"frame a5{bytes(body).hex()}: the spec requires {ErrorCode(want).name}, the "
+                f"link answered {response.hex()}")
+        else:
+            assert code != ErrorCode.BAD_LENGTH, (
+                f"frame a5{bytes(body).hex()} has a legal length, answered BAD_LENGTH")
+
+
 class LinkTestbench:
     """Plays request bytes through the harness's player in lock step with the model and scores
     every response from the harness's recorder against it.
@@ -91,6 +137,7 @@ class LinkTestbench:
         self.dut = dut
         self.cfg, kwargs = system_config(params)
         self.model = LinkModel(**kwargs)
+        self.spec = SpecOracle(kwargs)
         self.rng = rng
         self.fast = random.Random(int(rng.integers(2**32)))
         self.stall = params.get("stall", 0.25)
@@ -155,7 +202,8 @@ class LinkTestbench:
         await self.falling
 
     async def send(self, data, gap_chance=0.0):
-        """Feed ``data`` in lock step with the model; check each response it predicts."""
+        """Feed ``data`` in lock step with the model; check each response it predicts, and the
+        response to each complete frame against the spec (:class:`SpecOracle`)."""
         context = f"bytes {bytes(data).hex()}"
         gap_threshold = int(256 * gap_chance)
         start = 0
@@ -164,6 +212,7 @@ class LinkTestbench:
             if response is not None:
                 await self._play(data[start:k + 1], gap_threshold)
                 await self._response(response, context)
+                self.spec.check(self.model.frame, self.last_response)
                 start = k + 1
         if start < len(data):
             await self._play(data[start:], gap_threshold)
@@ -311,9 +360,36 @@ async def fuzz(dut):
     await tb.check_quiet(2 * tb.timeout)
     counts = dict(zip((c.name for c in Counter), tb.model.counters, strict=True))
     dut._log.info("fuzz: %d frames (%s), %d responses (%d under back-pressure), 0 hangs, "
-                  "0 mismatches; %d memory words and %d counters read back equal; counters %s",
+                  "0 mismatches; %d memory words and %d counters read back equal; counters %s; "
+                  "spec checks %s",
                   n, ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())), tb.responses,
-                  tb.stalled_responses, words_checked, len(counts), counts)
+                  tb.stalled_responses, words_checked, len(counts), counts, tb.spec.checked)
+    assert tb.spec.checked.get("BAD_LENGTH", 0) >= n // 100, tb.spec.checked
+
+
+@cocotb.test()
+async def request_lengths(dut):
+    """Every opcode at its legal length and at wrong ones: the answers the spec requires
+    (:class:`SpecOracle`: BAD_LENGTH exactly for the lengths table 4 forbids), and RESET with a
+    payload (``A5 05 01 00 7F 80 CD``) refused before it resets anything."""
+    params = testbench_params()
+    await start(dut, autoplay=1)
+    tb = LinkTestbench(dut, params, np.random.default_rng(params["seed"]))
+    sample_bytes, word_bits = tb.spec.sample_bytes, tb.spec.word_bits
+    await tb.send(encode_frame(Opcode.SEED, bytes(range(1, 4 * SEED_STREAMS + 1))))
+    await tb.send(bytes.fromhex("a50501007f80cd"))
+    assert tb.last_response == encode_frame(ERROR_OPCODE, bytes([Opcode.RESET,
+                                                                 ErrorCode.BAD_LENGTH]))
+    train = encode_frame(Opcode.TRAIN, bytes(sample_bytes + 1))     # still seeded: not BAD_STATE
+    await tb.send(train)
+    assert tb.last_response[1] == Opcode.TRAIN | RESPONSE_FLAG, tb.last_response.hex()
+    for opcode in Opcode:
+        legal = request_length(opcode, sample_bytes=sample_bytes, word_bits=word_bits, count=1)
+        head = read_payload(0, 0, 1) if opcode in (Opcode.LOAD, Opcode.READ) else b""
+        for length in sorted({legal, legal + 1, legal + 2, max(legal - 1, 0), 0, 1}):
+            await tb.send(encode_frame(opcode, (head + bytes(length))[:length]))
+    assert tb.spec.checked["BAD_LENGTH"] >= 2 * len(Opcode), tb.spec.checked
+    dut._log.info("request lengths: %s", tb.spec.checked)
 
 
 class CountingTransport:

@@ -130,4 +130,4 @@ def test_link_rtl(simulator, build_dir, verilator_fast_build):
                   play_bytes=dut.play_bytes, record_bytes=dut.record_bytes)
     result = run_testbench(dut, toplevel="link_harness", test_module="fewmul.sim.tb_link",
                            simulator=simulator, build_dir=build_dir, params=params)
-    assert result.tests == 2 and result.failed == 0
+    assert result.tests == 3 and result.failed == 0
