@@ -285,6 +285,8 @@ class FrameFuzzer:
         if r < 0.80:
             sample = self.integers(0, 256, self.sample_bytes).astype(np.uint8).tobytes()
             return encode_frame(Opcode.PREDICT, sample)
+        if r < 0.84:
+            return encode_frame(Opcode.LR, bytes([self.integers(0, 256)]))
         choices = (Opcode.PING, Opcode.STATUS, Opcode.COUNTERS, Opcode.RESET)
         return encode_frame(choices[self.integers(0, len(choices))] if self.rng.random() > 0.02
                             else Opcode.RESET)

@@ -97,6 +97,9 @@ def test_model_load_then_read():
     (encode_frame(Opcode.TRAIN, bytes(9)), ErrorCode.BAD_STATE),
     (encode_frame(Opcode.SEED, bytes(20)), ErrorCode.BAD_ARG),
     (encode_frame(Opcode.LR, bytes([6])), ErrorCode.BAD_ARG),     # the stub has no LR
+    (bytes.fromhex("a50501007f80cd"), ErrorCode.BAD_LENGTH),      # RESET with a payload
+    (encode_frame(Opcode.LR, b""), ErrorCode.BAD_LENGTH),
+    (encode_frame(Opcode.COUNTERS, b"\0"), ErrorCode.BAD_LENGTH),
 ])
 def test_model_errors(data, code):
     m = model()
