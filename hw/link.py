@@ -33,6 +33,7 @@ from fewmul.protocol import (
     ERROR_OPCODE,
     FIXED_REQUEST_LENGTHS,
     FRAME_CRC,
+    MEMORY_HEADER_BYTES,
     N_COUNTERS,
     RESPONSE_FLAG,
     SYNC,
@@ -207,7 +208,8 @@ class Link(wiring.Component):
     arriving then are dropped), and after each response 3 clocks before it listens again.
 
     Timing: a response starts within ``timeout_cycles`` of the last byte of a truncated or
-    oversized frame, and after ``5 + (2 * word_bytes + 1) * count`` (LOAD),
+    oversized frame, 1 clock after a refused one (BAD_CRC .. BAD_ADDRESS, decided in DECODE),
+    and after ``5 + (2 * word_bytes + 1) * count`` (LOAD),
     ``(word_bytes + 3) * count`` plus the memory's read latency (READ) or ``2 * length`` plus the
     engine's time (engine commands) after a complete frame; sending it takes
     ``2 * (length + 6)`` clocks when ``o`` is always ready.
@@ -340,7 +342,6 @@ class Link(wiring.Component):
             is_op(Opcode.TRAIN, Opcode.PREDICT),
         ]
         known_opcode, length_ok = Signal(), Signal()
-        reset_accepted = Signal()                 # DECODE accepts a RESET frame
         m.d.comb += [known_opcode.eq(is_op(*Opcode)), length_ok.eq(Cat(*length_rules).any())]
 
         # -- response payload bytes ---------------------------------------------------------
@@ -461,12 +462,11 @@ class Link(wiring.Component):
                         with m.Elif(~address_ok):
                             respond_error(ErrorCode.BAD_ADDRESS)
                         with m.Elif(opcode == Opcode.LOAD):
-                            m.d.sync += pointer.eq(5)
+                            m.d.sync += pointer.eq(MEMORY_HEADER_BYTES)
                             m.next = "LOAD_FETCH"
                         with m.Else():
                             m.next = "READ_COMMAND"
                     with m.Case(Opcode.RESET):                 # zero the counters first
-                        m.d.comb += reset_accepted.eq(1)
                         m.d.sync += [clear_index.eq(0), clear_then_engine.eq(1)]
                         m.next = "CLEAR"
                     with m.Default():
@@ -609,7 +609,8 @@ class Link(wiring.Component):
 
         with m.If(take & ~receiving):
             m.d.sync += dropped.eq(dropped + 1)
-        with m.If(reset_accepted):
+        with m.If(fsm.ongoing("DECODE") & frame_crc.match_detected & is_op(Opcode.RESET)
+                  & length_ok):                 # DECODE accepts a RESET frame
             m.d.sync += dropped.eq(0)
 
         # Counter memory ports, as plain functions of the state too (the reset state CLEAR does

@@ -373,15 +373,23 @@ async def fuzz(dut):
 async def request_lengths(dut):
     """Every opcode at its legal length and at wrong ones: the answers the spec requires
     (:class:`SpecOracle`: BAD_LENGTH exactly for the lengths table 4 forbids), and RESET with a
-    payload (``A5 05 01 00 7F 80 CD``) refused before it resets anything."""
+    payload (``A5 05 01 00 7F 80 CD``) or a bad CRC refused before it resets anything (the
+    seed, the dropped-byte count). The memory keeps what the fuzz wrote: only address 0 of
+    region 0 is read, after a LOAD of 0 there (LOAD comes first in ``Opcode``)."""
     params = testbench_params()
     await start(dut, autoplay=1)
     tb = LinkTestbench(dut, params, np.random.default_rng(params["seed"]))
     sample_bytes, word_bits = tb.spec.sample_bytes, tb.spec.word_bits
+    await tb.send(encode_frame(Opcode.RESET))       # the state the fuzz left: the model's
     await tb.send(encode_frame(Opcode.SEED, bytes(range(1, 4 * SEED_STREAMS + 1))))
+    await tb.send_while_busy(encode_frame(Opcode.PING), bytes([SYNC]) * 5)
     await tb.send(bytes.fromhex("a50501007f80cd"))
     assert tb.last_response == encode_frame(ERROR_OPCODE, bytes([Opcode.RESET,
                                                                  ErrorCode.BAD_LENGTH]))
+    await tb.send(bytes.fromhex("a50500000000"))                    # RESET with a bad CRC
+    assert tb.last_response[4:6] == bytes([Opcode.RESET, ErrorCode.BAD_CRC])
+    status = decode_frame(await tb.request(Opcode.STATUS)).payload  # nothing was reset
+    assert int.from_bytes(status[4 * Counter.DROPPED_BYTES:][:4], "little") == 5, status.hex()
     train = encode_frame(Opcode.TRAIN, bytes(sample_bytes + 1))     # still seeded: not BAD_STATE
     await tb.send(train)
     assert tb.last_response[1] == Opcode.TRAIN | RESPONSE_FLAG, tb.last_response.hex()
