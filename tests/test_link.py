@@ -5,7 +5,7 @@ simulators): the host API end to end and the frame fuzz."""
 import pytest
 
 from fewmul.config import Config
-from fewmul.hw.link import Link
+from fewmul.hw.link import EnginePortSignature, Link, MemoryCommand, MemoryPortSignature
 from fewmul.protocol import (
     ERROR_OPCODE,
     Counter,
@@ -56,6 +56,31 @@ def system_kwargs():
 def test_rejects_bad_parameters(kwargs, message):
     with pytest.raises(ValueError) as info:
         Link(**kwargs)
+    assert str(info.value) == message
+
+
+def test_port_signatures():
+    port = MemoryPortSignature(word_bits=20, n_regions=5)
+    assert port == MemoryPortSignature(word_bits=20, n_regions=5)
+    assert port != MemoryPortSignature(word_bits=20, n_regions=4)
+    assert repr(port) == "MemoryPortSignature(word_bits=20, n_regions=5)"
+    assert port.members["cmd"].signature.members["payload"].shape == MemoryCommand(
+        word_bits=20, n_regions=5)
+    assert MemoryCommand(word_bits=20, n_regions=5).size == 1 + 3 + 16 + 20
+    assert EnginePortSignature() == EnginePortSignature()
+    link = Link(word_bits=20, depths=(48, 6), max_payload=64)
+    assert link.signature.members["mem"].signature == MemoryPortSignature(word_bits=20,
+                                                                          n_regions=2)
+    assert link.signature.members["engine"].signature == EnginePortSignature()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(word_bits=0, n_regions=2), "word_bits must be an integer in [1, 32], not 0"),
+    (dict(word_bits=8, n_regions=256), "n_regions must be an integer in [1, 255], not 256"),
+])
+def test_memory_command_rejects(kwargs, message):
+    with pytest.raises(ValueError) as info:
+        MemoryPortSignature(**kwargs)
     assert str(info.value) == message
 
 
