@@ -27,6 +27,10 @@ class StubEngine(wiring.Component):
     - PREDICT: payload ``sample`` of ``sample_bytes`` (else BAD_LENGTH); answers the same sum
       and counts a prediction.
     - COUNTERS: empty payload (else BAD_LENGTH); answers steps and predictions, LE32 each.
+    - LR (and anything else): BAD_ARG (the stub has no learning rate).
+
+    The link refuses wrong lengths of RESET, SEED, COUNTERS and LR before they get here; the
+    stub checks SEED's and COUNTERS' again, as an engine may.
     """
 
     def __init__(self, *, sample_bytes, n_classes):
