@@ -71,6 +71,7 @@ class Opcode(enum.IntEnum):
     LR = 0x0A
 
 
+_OPCODES = frozenset(Opcode)
 #: Opcodes the link serves itself.
 LINK_OPCODES = (Opcode.PING, Opcode.LOAD, Opcode.READ, Opcode.STATUS)
 #: Opcodes whose payload goes to the engine.
@@ -138,7 +139,8 @@ def request_length(opcode, *, sample_bytes=None, word_bits=None, count=None):
     if opcode in (Opcode.TRAIN, Opcode.PREDICT):
         if sample_bytes is None:
             raise ValueError(f"the length of {Opcode(opcode).name} needs sample_bytes")
-        return sample_bytes + (opcode == Opcode.TRAIN)
+        label_bytes = 1 if opcode == Opcode.TRAIN else 0
+        return label_bytes + sample_bytes
     if opcode == Opcode.LOAD:
         if word_bits is None or count is None:
             raise ValueError("the length of LOAD needs word_bits and count")
@@ -150,7 +152,7 @@ def length_is_legal(opcode, payload, *, sample_bytes, word_bits, max_payload):
     """Whether ``payload`` has a legal length for a request ``opcode`` (table 4 and table 5's
     BAD_LENGTH row: a LOAD or READ ``count`` of 0, or a READ answer above ``max_payload``, is
     a wrong length too). An unknown opcode has no legal length."""
-    if opcode not in set(Opcode):
+    if opcode not in _OPCODES:
         return False
     count = (int.from_bytes(payload[3:5], "little")
              if len(payload) >= MEMORY_HEADER_BYTES else None)

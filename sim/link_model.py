@@ -29,6 +29,8 @@ from fewmul.protocol import (
 
 __all__ = ["LinkModel"]
 
+_KNOWN_OPCODES = frozenset(Opcode)
+
 
 class LinkModel:
     def __init__(self, *, word_bits, depths, max_payload, sample_bytes, n_classes):
@@ -101,7 +103,7 @@ class LinkModel:
         return response
 
     def _execute(self, opcode, payload):
-        if opcode not in set(Opcode):
+        if opcode not in _KNOWN_OPCODES:
             return self._error(ErrorCode.UNKNOWN_OPCODE)
         if not length_is_legal(opcode, payload, sample_bytes=self.sample_bytes,
                                word_bits=self.word_bits, max_payload=self.max_payload):

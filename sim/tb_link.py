@@ -1,20 +1,25 @@
-"""cocotb testbench: ``fewmul.sim.link_harness.LinkSystem`` against ``fewmul.sim.link_model``.
+"""cocotb testbench: ``fewmul.sim.link_harness.LinkSystem`` against ``fewmul.sim.link_model``
+and against the spec.
 
 Scenarios (all at the stream level, no UART, one byte per clock), in this order (the memory
 is not reset between them):
 
-- ``host_api``: the real host driver (``fewmul.host.AsyncDevice`` over
-  ``fewmul.sim.stream_transport.CocotbStreamTransport``) pings, loads and reads back a network,
-  seeds, trains, predicts, reads counters and status, resets, and gets the right ``LinkError``
-  codes.
 - ``fuzz``: ``frames`` (x ``FEWMUL_VOLUME``) random valid and mutated frames (bit flips,
   truncation, bad CRC, unknown opcodes, oversized and wrong lengths, noise) with random idle
   gaps and response back-pressure. The driver stays in lock step with the byte-exact model:
   each byte goes in, and when the model says a frame is complete (or the line idles inside one)
   the driver stops and waits for the response, which must arrive within a bounded number of
-  cycles (no hang) and equal the model's byte for byte. Then bytes sent while the link answers
-  must be dropped and counted; at the end every memory word and every counter is read back and
-  compared (no state corruption).
+  cycles (no hang) and equal the model's byte for byte. Every response to a complete frame is
+  also checked against the spec alone (:class:`SpecOracle`: ``fewmul.protocol``'s table of
+  request lengths, not the model). Then bytes sent while the link answers must be dropped and
+  counted; at the end every memory word and every counter is read back and compared (no state
+  corruption).
+- ``request_lengths``: every opcode at its legal and at wrong lengths against the spec, and a
+  RESET with a payload or a bad CRC refused without resetting anything.
+- ``host_api``: the real host driver (``fewmul.host.AsyncDevice`` over
+  ``fewmul.sim.stream_transport.CocotbStreamTransport``) pings, loads and reads back a network,
+  seeds, trains, predicts, reads counters and status, resets, and gets the right ``LinkError``
+  codes.
 """
 
 import random
