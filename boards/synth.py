@@ -5,9 +5,11 @@ programmer (``do_build=False`` then ``execute_local``), asks nextpnr for its JSO
 Yosys for cell statistics, and returns a :class:`SynthReport` (utilization straight from
 nextpnr, achieved and constrained Fmax per clock net, bitstream path).
 
-:func:`build_design` puts a named design (``fewmul`` array or ``baseline``) on a board through
-the board's top (``boards/<board>.py``: PLL, status LEDs) and returns the build report as plain
-JSON (what ``fewmul build --json`` writes). :func:`program` sends a bitstream with openFPGALoader.
+:func:`build_design` puts a named design (``fewmul.boards.designs.DESIGNS``: the ``fewmul``
+array, the ``baseline`` multiplier array, or the whole ``system`` trainer on the UART) on a board
+through the board's top (``boards/<board>.py``: PLL, status LEDs) and returns the build report as
+plain JSON (what ``fewmul build --json`` writes). :func:`program` sends a bitstream with
+openFPGALoader.
 """
 
 import importlib
@@ -166,14 +168,16 @@ def synthesize(top, *, board_name, build_dir, name="top", seed=1, nextpnr_opts=(
 
 def build_design(board_name, design, cfg, *, build_dir, seed=1, clock_mhz=None, name="top",
                  nextpnr_opts=()):
-    """Build ``design`` (``fewmul`` | ``baseline``) with ``cfg`` on a board; the build report.
+    """Build ``design`` (``fewmul`` | ``baseline`` | ``system``, :data:`.designs.DESIGNS`) with
+    ``cfg`` on a board; the build report.
 
     The array clock is ``clock_mhz`` (default: the board file's ``CLOCK_MHZ``), made by the
     family's PLL; nextpnr is constrained to it and reports what it achieved. The report is
     plain JSON: board, device, design, PE count, achieved and constrained Fmax of the array
     clock, nextpnr utilization, Yosys cell counts, peak MAC/s (one MAC per PE per clock at the
-    achieved Fmax) and the bitstream path. ``nextpnr_opts``: extra nextpnr arguments (e.g.
-    ``("--router", "router2")``), recorded in the report.
+    achieved Fmax; for ``system`` the PEs of its one array) and the bitstream path.
+    ``nextpnr_opts``: extra nextpnr arguments (e.g. ``("--router", "router2")``), recorded in
+    the report.
     """
     from .designs import make_design, pe_count
 

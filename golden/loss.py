@@ -9,7 +9,7 @@ import numpy as np
 
 from .fixed import sat
 
-__all__ = ["targets", "output_error", "loss_value"]
+__all__ = ["targets", "output_error"]
 
 
 def targets(label, n_classes):
@@ -29,9 +29,3 @@ def output_error(y, label, cfg):
     margin = np.maximum(cfg.act_one - t * y, 0)       # t is +-1: a sign flip, not a product
     return sat(np.where(t > 0, margin, -margin) << (cfg.err_frac - cfg.act_frac + 1),
                cfg.err_bits)
-
-
-def loss_value(y, label, cfg):
-    """The squared-hinge loss of scores ``y`` (float, for reports only)."""
-    t = targets(label, np.asarray(y).shape[-1])
-    return float(np.sum(np.maximum(0.0, 1.0 - t * np.asarray(y) / cfg.act_one) ** 2))

@@ -31,10 +31,10 @@ the answer.
 from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
 from amaranth.lib.wiring import In, Out
 
-from fewmul.host import SEED_STREAMS, ErrorCode, Opcode
+from fewmul.protocol import SEED_STREAMS, ErrorCode, Opcode
 
 from ._checks import ConfigComponent
-from .link import engine_signature
+from .link import EnginePortSignature
 from .order_unit import OrderUnit
 
 __all__ = ["CommandFrontEnd", "COUNTER_NAMES", "counter_names"]
@@ -59,7 +59,7 @@ class CommandFrontEnd(ConfigComponent):
 
     Ports
     -----
-    engine : In(fewmul.hw.link.engine_signature())
+    engine : In(fewmul.hw.link.EnginePortSignature())
         From the link.
     busy : Out(1)
         A command is being received, executed or answered.
@@ -82,7 +82,7 @@ class CommandFrontEnd(ConfigComponent):
     def members(self, cfg):
         slot = range(max(self._capacity + self._spare, 2))
         return {
-            "engine": In(engine_signature()),
+            "engine": In(EnginePortSignature()),
             "busy": Out(1),
             "step_start": Out(1),
             "step_predict": Out(1),

@@ -10,7 +10,7 @@ contract:
   post-processing and the vector memories;
 - :class:`~fewmul.hw.draw_unit.DrawUnit`: the five random streams, one step drawn ahead;
 - :class:`~fewmul.hw.parameter_store.ParameterStore`: weight tiles and biases, and the link's
-  word access to them (regions of ``fewmul.host.memory_map``).
+  word access to them (regions of ``fewmul.protocol.memory_map``).
 
 Ports: ``engine`` and ``mem`` (the link's two target ports, ``docs/protocol.md``) and ``busy``.
 It needs a square array (``cfg.array_rows == cfg.array_cols``, a power of two: ``K``).
@@ -22,14 +22,14 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from fewmul.host import memory_map
+from fewmul.protocol import memory_map
 
 from ._checks import ConfigComponent
 from .command_frontend import COUNTER_NAMES, CommandFrontEnd, counter_names
 from .data_store import DataStore
 from .draw_unit import DrawUnit, draw_ports
 from .engine_plan import EnginePlan
-from .link import Link, engine_signature, memory_signature
+from .link import EnginePortSignature, Link, MemoryPortSignature
 from .parameter_store import ParameterStore, parameter_ports
 from .sequencer import Sequencer, step_cycles
 
@@ -50,8 +50,8 @@ class Engine(ConfigComponent):
 
     Ports
     -----
-    engine : In(fewmul.hw.link.engine_signature())
-    mem : In(fewmul.hw.link.memory_signature(weight_bits, 2 * n_layers))
+    engine : In(fewmul.hw.link.EnginePortSignature())
+    mem : In(fewmul.hw.link.MemoryPortSignature(word_bits=weight_bits, n_regions=2 * n_layers))
         Served only while no command runs (the link is stop-and-wait).
     busy : Out(1)
     """
@@ -70,8 +70,8 @@ class Engine(ConfigComponent):
 
     def members(self, cfg):
         return {
-            "engine": In(engine_signature()),
-            "mem": In(memory_signature(cfg.weight_bits, 2 * cfg.n_layers)),
+            "engine": In(EnginePortSignature()),
+            "mem": In(MemoryPortSignature(word_bits=cfg.weight_bits, n_regions=2 * cfg.n_layers)),
             "busy": Out(1),
         }
 
@@ -81,7 +81,7 @@ class Engine(ConfigComponent):
 
     @property
     def depths(self):
-        """Region depths of the memory port (``fewmul.host.memory_map``)."""
+        """Region depths of the memory port (``fewmul.protocol.memory_map``)."""
         return tuple(r.depth for r in memory_map(self._cfg))
 
     @property

@@ -10,7 +10,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .link import Link, engine_signature, memory_signature
+from .link import EnginePortSignature, Link, MemoryPortSignature
 from .uart import UART
 
 __all__ = ["HostLink"]
@@ -32,8 +32,8 @@ class HostLink(wiring.Component):
     -----
     rx : In(1)
     tx : Out(1)
-    mem : Out(memory_signature(word_bits, len(depths)))
-    engine : Out(engine_signature())
+    mem : Out(MemoryPortSignature(word_bits=word_bits, n_regions=len(depths)))
+    engine : Out(EnginePortSignature())
     framing_error, overrun : Out(1)
         The UART receiver's pulses (line noise; the link's CRC rejects what they damage).
     """
@@ -45,8 +45,8 @@ class HostLink(wiring.Component):
         super().__init__({
             "rx": In(1, init=1),
             "tx": Out(1, init=1),
-            "mem": Out(memory_signature(word_bits, len(depths))),
-            "engine": Out(engine_signature()),
+            "mem": Out(MemoryPortSignature(word_bits=word_bits, n_regions=len(depths))),
+            "engine": Out(EnginePortSignature()),
             "framing_error": Out(1),
             "overrun": Out(1),
         })

@@ -2,18 +2,21 @@
 
 :class:`Link` sits between a byte stream from the host (a :class:`fewmul.hw.uart.UARTRx`) and a
 byte stream back (a :class:`fewmul.hw.uart.UARTTx`). It serves PING, LOAD, READ and STATUS
-itself through a word-addressed memory port (:data:`memory_signature`) and forwards RESET, SEED,
-TRAIN, PREDICT and COUNTERS to an engine through :data:`engine_signature`. Opcodes, error codes,
-framing and the CRC come from ``fewmul.host`` and ``fewmul.golden.crc`` (the host driver's own
-definitions), so the two sides cannot disagree.
+itself through a word-addressed memory port (:class:`MemoryPortSignature`) and forwards RESET,
+SEED, TRAIN, PREDICT, COUNTERS and LR to an engine through :class:`EnginePortSignature`.
+Opcodes, error codes, framing, the CRC and the legal request lengths come from
+:mod:`fewmul.protocol`, which the host driver imports too, so the two sides cannot disagree.
 
 Design: one FSM, stop-and-wait. A frame is received whole into a payload buffer (a
-``lib.memory.Memory`` of ``max_payload`` bytes) and checked (CRC, opcode, length, region, address)
-before anything is executed, so a malformed frame never touches the memory or the engine. The
-response is then built (READ words and engine answers go into the same buffer) and sent with its
-CRC computed on the fly. The input is always ready: bytes that arrive while the link executes or
-answers are counted (``DROPPED_BYTES``) and discarded, so a misbehaving host can never stall the
-UART. Every frame that starts with SYNC gets exactly one response:
+``lib.memory.Memory`` of ``max_payload`` bytes) and checked (CRC, opcode, length against
+``fewmul.protocol``'s table, region, address) before anything is executed, so a malformed frame
+never touches the memory or the engine. The response is then built (READ words and engine
+answers go into the same buffer) and sent with its CRC computed on the fly. One
+``amaranth.lib.crc`` processor (CRC-16/CCITT-FALSE, ``fewmul.protocol.FRAME_CRC``) checks the
+request and then signs the response: stop-and-wait, the two never overlap. The input is always
+ready: bytes that arrive while the link executes or answers are counted (``DROPPED_BYTES``) and
+discarded, so a misbehaving host can never stall the UART. Every frame that starts with SYNC gets
+exactly one response:
 
 - complete frame: one OK or error response;
 - line idle for ``timeout_cycles`` inside a frame: ``TIMEOUT``;
@@ -26,9 +29,11 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from fewmul.golden.crc import INIT as CRC_INIT
-from fewmul.host import (
+from fewmul.protocol import (
     ERROR_OPCODE,
+    FIXED_REQUEST_LENGTHS,
+    FRAME_CRC,
+    MEMORY_HEADER_BYTES,
     N_COUNTERS,
     RESPONSE_FLAG,
     SYNC,
@@ -37,71 +42,139 @@ from fewmul.host import (
     ErrorCode,
     Opcode,
     PingInfo,
+    request_length,
     word_bytes,
 )
 
-from .crc import crc16_next
-
-__all__ = ["Link", "memory_signature", "engine_signature", "MemoryCommand", "EngineCommand",
-           "EngineResponse", "ADDRESS_BITS"]
+__all__ = ["Link", "MemoryPortSignature", "EnginePortSignature", "MemoryCommand",
+           "EngineCommand", "EngineResponse", "ADDRESS_BITS"]
 
 #: Width of a word address inside a region (the frames' LE16 address field).
 ADDRESS_BITS = 16
 
 
-def MemoryCommand(word_bits, n_regions):
-    """Payload of the memory command stream: one word write, or a read of one word."""
-    return data.StructLayout({
-        "write": 1,
-        "region": max(1, (n_regions - 1).bit_length()),
-        "address": ADDRESS_BITS,
-        "data": word_bits,
-    })
+def _check_int(name, value, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be an integer in [{lo}, {hi}], not {value!r}")
 
 
-def memory_signature(word_bits, n_regions):
-    """The link's memory port (the link is the initiator; a target uses ``.flip()``).
+class MemoryCommand(data.StructLayout):
+    """Payload of the memory port's ``cmd`` stream: one word write, or a read of one word.
 
-    ``cmd``: one command per transfer. A read command (``write == 0``) is answered by exactly
-    one word on ``rdata``, in order, after any latency; a write produces nothing. The link
-    waits for each read's answer before issuing the next command.
+    Members
+    -------
+    write : 1
+        1: write ``data`` at ``address`` of ``region``; 0: read that word.
+    region : range(n_regions)
+        The frames' "layer" field (at least 1 bit).
+    address : ADDRESS_BITS
+        Word address inside the region.
+    data : word_bits
+        The word to write (ignored by a read).
     """
-    return wiring.Signature({
-        "cmd": Out(stream.Signature(MemoryCommand(word_bits, n_regions))),
-        "rdata": In(stream.Signature(word_bits)),
-    })
+
+    def __init__(self, *, word_bits, n_regions):
+        _check_int("word_bits", word_bits, 1, 32)
+        _check_int("n_regions", n_regions, 1, 255)
+        super().__init__({
+            "write": 1,
+            "region": max(1, (n_regions - 1).bit_length()),
+            "address": ADDRESS_BITS,
+            "data": word_bits,
+        })
 
 
-#: Engine command: the request opcode (an engine opcode of ``fewmul.host``) and payload length.
+class MemoryPortSignature(wiring.Signature):
+    """The link's memory port, seen from the link (the initiator; a target uses ``.flip()``).
+
+    Parameters
+    ----------
+    word_bits : int
+        Width of a memory word.
+    n_regions : int
+        Number of regions (the frames' "layer" field).
+
+    Members
+    -------
+    cmd : Out(stream.Signature(MemoryCommand(word_bits=word_bits, n_regions=n_regions)))
+        One command per transfer. A read command (``write == 0``) is answered by exactly one
+        word on ``rdata``, in order, after any latency; a write produces nothing. The link
+        waits for each read's answer before issuing the next command.
+    rdata : In(stream.Signature(word_bits))
+        The words read, one per read command.
+    """
+
+    def __init__(self, *, word_bits, n_regions):
+        self._word_bits = word_bits
+        self._n_regions = n_regions
+        super().__init__({
+            "cmd": Out(stream.Signature(MemoryCommand(word_bits=word_bits,
+                                                      n_regions=n_regions))),
+            "rdata": In(stream.Signature(word_bits)),
+        })
+
+    @property
+    def word_bits(self):
+        return self._word_bits
+
+    @property
+    def n_regions(self):
+        return self._n_regions
+
+    def __eq__(self, other):
+        return (type(self) is type(other) and self.word_bits == other.word_bits
+                and self.n_regions == other.n_regions)
+
+    def __repr__(self):
+        return f"MemoryPortSignature(word_bits={self.word_bits}, n_regions={self.n_regions})"
+
+
+#: Engine command: the request opcode (an engine opcode of ``fewmul.protocol``) and payload
+#: length.
 EngineCommand = data.StructLayout({"opcode": 8, "length": 16})
 #: Engine answer bytes: the first is a status (an ``ErrorCode``, 0 = OK), the rest the response
 #: payload; ``last`` marks the final byte (a status-only answer is one byte with ``last``).
 EngineResponse = data.StructLayout({"data": 8, "last": 1})
 
 
-def engine_signature():
-    """The link's engine port (the link is the initiator; an engine uses ``.flip()``).
+class EnginePortSignature(wiring.Signature):
+    """The link's engine port, seen from the link (the initiator; an engine uses ``.flip()``).
 
     Per engine frame: one ``cmd`` transfer, then exactly ``cmd.length`` payload bytes on
     ``arg``, then the engine's answer on ``resp`` (status byte first, ``last`` on the final
-    byte). Answer bytes beyond ``max_payload`` are discarded. The link does not time the engine
-    out: the engine must answer every command in bounded time.
+    byte). The link has already checked the length of every fixed-length request
+    (``fewmul.protocol.FIXED_REQUEST_LENGTHS``); TRAIN and PREDICT, whose length is the
+    engine's sample size, are the engine's to check. Answer bytes beyond ``max_payload`` are
+    discarded. The link does not time the engine out: the engine must answer every command in
+    bounded time.
+
+    Members
+    -------
+    cmd : Out(stream.Signature(EngineCommand))
+        ``{opcode (8), length (16)}`` of the frame.
+    arg : Out(stream.Signature(8))
+        The frame's payload bytes, in order.
+    resp : In(stream.Signature(EngineResponse))
+        The answer: ``{data (8), last (1)}`` bytes.
     """
-    return wiring.Signature({
-        "cmd": Out(stream.Signature(EngineCommand)),
-        "arg": Out(stream.Signature(8)),
-        "resp": In(stream.Signature(EngineResponse)),
-    })
+
+    def __init__(self):
+        super().__init__({
+            "cmd": Out(stream.Signature(EngineCommand)),
+            "arg": Out(stream.Signature(8)),
+            "resp": In(stream.Signature(EngineResponse)),
+        })
+
+    def __eq__(self, other):
+        return type(self) is type(other)
+
+    def __repr__(self):
+        return "EnginePortSignature()"
 
 
 # sources of a response payload
 _SRC_BUFFER, _SRC_PING, _SRC_STATUS, _SRC_ERROR = range(4)
 _STATUS_BYTES = 4 * N_COUNTERS
-
-
-def _check_int(name, value, lo, hi):
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ValueError(f"{name} must be an integer in [{lo}, {hi}], not {value!r}")
 
 
 class Link(wiring.Component):
@@ -113,7 +186,7 @@ class Link(wiring.Component):
         Width of a memory word (weights and biases: ``Config.weight_bits``); on the wire each
         word takes ``ceil(word_bits / 8)`` bytes, little-endian.
     depths : tuple of int
-        Words in each region (the frames' "layer" field); ``fewmul.host.memory_map`` gives the
+        Words in each region (the frames' "layer" field); ``fewmul.protocol.memory_map`` gives the
         engine's map. At most 255 regions of at most 65535 words.
     max_payload : int
         Largest payload accepted or sent (the buffer size in bytes); at least the PING and
@@ -128,14 +201,15 @@ class Link(wiring.Component):
         Request bytes; always ready.
     o : Out(stream.Signature(8))
         Response bytes.
-    mem : Out(memory_signature(word_bits, len(depths)))
-    engine : Out(engine_signature())
+    mem : Out(MemoryPortSignature(word_bits=word_bits, n_regions=len(depths)))
+    engine : Out(EnginePortSignature())
 
     After reset the link spends ``len(Counter) - 1`` clocks zeroing its counters (bytes
     arriving then are dropped), and after each response 3 clocks before it listens again.
 
     Timing: a response starts within ``timeout_cycles`` of the last byte of a truncated or
-    oversized frame, and after ``5 + (2 * word_bytes + 1) * count`` (LOAD),
+    oversized frame, 1 clock after a refused one (BAD_CRC .. BAD_ADDRESS, decided in DECODE),
+    and after ``5 + (2 * word_bytes + 1) * count`` (LOAD),
     ``(word_bytes + 3) * count`` plus the memory's read latency (READ) or ``2 * length`` plus the
     engine's time (engine commands) after a complete frame; sending it takes
     ``2 * (length + 6)`` clocks when ``o`` is always ready.
@@ -158,8 +232,8 @@ class Link(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(8)),
             "o": Out(stream.Signature(8)),
-            "mem": Out(memory_signature(word_bits, len(depths))),
-            "engine": Out(engine_signature()),
+            "mem": Out(MemoryPortSignature(word_bits=word_bits, n_regions=len(depths))),
+            "engine": Out(EnginePortSignature()),
         })
 
     @property
@@ -184,7 +258,7 @@ class Link(wiring.Component):
 
     @property
     def ping_info(self):
-        """What PING answers (``fewmul.host.PingInfo``)."""
+        """What PING answers (``fewmul.protocol.PingInfo``)."""
         return PingInfo(VERSION, self._word_bits, self._max_payload, self._depths)
 
     def elaborate(self, platform):
@@ -206,14 +280,12 @@ class Link(wiring.Component):
         pointer = Signal(16)                      # buffer byte index
         header = Signal(40)                       # first 5 payload bytes: region, address, count
         region, address_field, count = header[0:8], header[8:24], header[24:40]
-        crc = Signal(16, init=CRC_INIT)
         timer = Signal(range(self._timeout_cycles))
         code = Signal(8)
         resp_opcode = Signal(8)
         resp_length = Signal(16)
         resp_source = Signal(2)
         position = Signal(16)                     # byte of the response frame being sent
-        tx_crc = Signal(16)
         address = Signal(ADDRESS_BITS)
         remaining = Signal(16)
         word = Signal(8 * wb)
@@ -231,6 +303,12 @@ class Link(wiring.Component):
 
         m.d.comb += buf_r.addr.eq(pointer)
 
+        # One CRC processor: it checks the request, then (restarted in TX_START) signs the
+        # response. ``crc`` is its registered value: the CRC of the bytes absorbed so far.
+        m.submodules.crc = frame_crc = FRAME_CRC.create()
+        crc = Signal(16)
+        m.d.comb += crc.eq(frame_crc.crc)
+
         def respond_ok(payload_length, source=_SRC_BUFFER):
             m.d.sync += [code.eq(ErrorCode.OK), resp_opcode.eq(opcode | RESPONSE_FLAG),
                          resp_length.eq(payload_length), resp_source.eq(source)]
@@ -247,8 +325,24 @@ class Link(wiring.Component):
         region_ok = region < n_regions
         address_ok = (address_field + count) <= depth
         count_bytes = count * wb
-        load_length_ok = (count != 0) & (length == count_bytes + 5)
-        read_length_ok = (count != 0) & (length == 5) & (count_bytes <= max_payload)
+        # The request lengths of fewmul.protocol's table: every fixed length, LOAD's from its
+        # count, READ's answer within max_payload; TRAIN and PREDICT are the engine's to check
+        # (their length is its sample size). Plain expressions, not a Switch (see the note on
+        # Icarus below).
+        def is_op(*ops):
+            return Cat(*(opcode == op for op in ops)).any()
+
+        length_rules = [is_op(op) & (length == fixed) for op, fixed in
+                        FIXED_REQUEST_LENGTHS.items() if op != Opcode.READ]
+        length_rules += [
+            is_op(Opcode.READ) & (length == FIXED_REQUEST_LENGTHS[Opcode.READ]) & (count != 0)
+            & (count_bytes <= max_payload),
+            is_op(Opcode.LOAD) & (count != 0)
+            & (length == request_length(Opcode.LOAD, word_bits=self._word_bits, count=count)),
+            is_op(Opcode.TRAIN, Opcode.PREDICT),
+        ]
+        known_opcode, length_ok = Signal(), Signal()
+        m.d.comb += [known_opcode.eq(is_op(*Opcode)), length_ok.eq(Cat(*length_rules).any())]
 
         # -- response payload bytes ---------------------------------------------------------
         data_index = Signal(16)
@@ -271,9 +365,9 @@ class Link(wiring.Component):
         with m.Elif(data_index < resp_length):
             m.d.comb += frame_byte.eq(payload_byte)
         with m.Elif(data_index == resp_length):
-            m.d.comb += frame_byte.eq(tx_crc[8:])
+            m.d.comb += frame_byte.eq(crc[8:])
         with m.Else():
-            m.d.comb += frame_byte.eq(tx_crc[:8])
+            m.d.comb += frame_byte.eq(crc[:8])
 
         receiving = Signal()
         fsm_hunting = Signal()
@@ -303,25 +397,24 @@ class Link(wiring.Component):
             with m.State("HUNT"):
                 m.d.comb += receiving.eq(1)
                 with m.If(take & (byte_in == SYNC)):
-                    m.d.sync += [crc.eq(CRC_INIT), opcode.eq(0), timer.eq(0)]
+                    m.d.sync += [opcode.eq(0), timer.eq(0)]
                     m.next = "OPCODE"
 
             with m.State("OPCODE"):
                 receive()
                 with m.If(take):
-                    m.d.sync += [opcode.eq(byte_in), crc.eq(crc16_next(crc, byte_in))]
+                    m.d.sync += opcode.eq(byte_in)
                     m.next = "LENGTH_LO"
             with m.State("LENGTH_LO"):
                 receive()
                 with m.If(take):
-                    m.d.sync += [length[:8].eq(byte_in), crc.eq(crc16_next(crc, byte_in))]
+                    m.d.sync += length[:8].eq(byte_in)
                     m.next = "LENGTH_HI"
             with m.State("LENGTH_HI"):
                 receive()
                 with m.If(take):
                     full = Cat(length[:8], byte_in)
-                    m.d.sync += [length[8:].eq(byte_in), crc.eq(crc16_next(crc, byte_in)),
-                                 pointer.eq(0)]
+                    m.d.sync += [length[8:].eq(byte_in), pointer.eq(0)]
                     with m.If(full > max_payload):
                         m.next = "DISCARD"
                     with m.Elif(full == 0):
@@ -332,7 +425,7 @@ class Link(wiring.Component):
                 receive()
                 with m.If(take):
                     m.d.comb += [buf_w.addr.eq(pointer), buf_w.data.eq(byte_in), buf_w.en.eq(1)]
-                    m.d.sync += [crc.eq(crc16_next(crc, byte_in)), pointer.eq(pointer + 1)]
+                    m.d.sync += pointer.eq(pointer + 1)
                     for k in range(5):
                         with m.If(pointer == k):
                             m.d.sync += header[8 * k:8 * k + 8].eq(byte_in)
@@ -341,53 +434,43 @@ class Link(wiring.Component):
             with m.State("CRC_HI"):
                 receive()
                 with m.If(take):
-                    m.d.sync += crc.eq(crc16_next(crc, byte_in))
                     m.next = "CRC_LO"
             with m.State("CRC_LO"):
                 receive()
                 with m.If(take):
-                    with m.If(crc16_next(crc, byte_in) == 0):
-                        m.next = "DECODE"
-                    with m.Else():
-                        respond_error(ErrorCode.BAD_CRC)
+                    m.next = "DECODE"              # DECODE checks the CRC, absorbed by then
             with m.State("DISCARD"):
                 receive(ErrorCode.OVERSIZE)
 
             with m.State("DECODE"):
                 m.d.sync += [pointer.eq(0), address.eq(address_field), remaining.eq(count),
                              byte_index.eq(0)]
-                with m.Switch(opcode):
+                with m.If(~frame_crc.match_detected):
+                    respond_error(ErrorCode.BAD_CRC)
+                with m.Elif(~known_opcode):
+                    respond_error(ErrorCode.UNKNOWN_OPCODE)
+                with m.Elif(~length_ok):
+                    respond_error(ErrorCode.BAD_LENGTH)
+                with m.Else(), m.Switch(opcode):
                     with m.Case(Opcode.PING):
-                        with m.If(length != 0):
-                            respond_error(ErrorCode.BAD_LENGTH)
-                        with m.Else():
-                            respond_ok(len(ping_bytes), _SRC_PING)
+                        respond_ok(len(ping_bytes), _SRC_PING)
                     with m.Case(Opcode.STATUS):
-                        with m.If(length != 0):
-                            respond_error(ErrorCode.BAD_LENGTH)
-                        with m.Else():
-                            respond_ok(_STATUS_BYTES, _SRC_STATUS)
+                        respond_ok(_STATUS_BYTES, _SRC_STATUS)
                     with m.Case(Opcode.LOAD, Opcode.READ):
-                        with m.If(((opcode == Opcode.LOAD) & ~load_length_ok)
-                                  | ((opcode == Opcode.READ) & ~read_length_ok)):
-                            respond_error(ErrorCode.BAD_LENGTH)
-                        with m.Elif(~region_ok):
+                        with m.If(~region_ok):
                             respond_error(ErrorCode.BAD_REGION)
                         with m.Elif(~address_ok):
                             respond_error(ErrorCode.BAD_ADDRESS)
                         with m.Elif(opcode == Opcode.LOAD):
-                            m.d.sync += pointer.eq(5)
+                            m.d.sync += pointer.eq(MEMORY_HEADER_BYTES)
                             m.next = "LOAD_FETCH"
                         with m.Else():
                             m.next = "READ_COMMAND"
                     with m.Case(Opcode.RESET):                 # zero the counters first
                         m.d.sync += [clear_index.eq(0), clear_then_engine.eq(1)]
                         m.next = "CLEAR"
-                    with m.Case(*(op for op in Opcode if op not in (
-                            Opcode.PING, Opcode.STATUS, Opcode.LOAD, Opcode.READ, Opcode.RESET))):
-                        m.next = "ENGINE_COMMAND"
                     with m.Default():
-                        respond_error(ErrorCode.UNKNOWN_OPCODE)
+                        m.next = "ENGINE_COMMAND"
 
             # -- LOAD: buffer bytes -> words -> memory writes ---------------------------------
             with m.State("LOAD_FETCH"):                  # buffer read in flight
@@ -477,16 +560,13 @@ class Link(wiring.Component):
 
             # -- response frame ------------------------------------------------------------
             with m.State("TX_START"):
-                m.d.sync += [position.eq(0), pointer.eq(0), tx_crc.eq(CRC_INIT)]
+                m.d.sync += [position.eq(0), pointer.eq(0)]
                 m.next = "TX_SEND"
             with m.State("TX_FETCH"):                    # buffer read of `pointer` in flight
                 m.next = "TX_SEND"
             with m.State("TX_SEND"):
                 m.d.comb += self.o.payload.eq(frame_byte)
                 with m.If(self.o.ready):
-                    with m.If((position != 0) & (data_index < resp_length)
-                              | (position >= 1) & (position <= 3)):
-                        m.d.sync += tx_crc.eq(crc16_next(tx_crc, frame_byte))
                     m.d.sync += position.eq(position + 1)
                     with m.If(position >= 4):
                         m.d.sync += pointer.eq(pointer + 1)
@@ -512,10 +592,25 @@ class Link(wiring.Component):
             self.engine.arg.valid.eq(fsm.ongoing("ENGINE_ARGUMENT")),
             self.engine.resp.ready.eq(fsm.ongoing("ENGINE_RESPONSE")),
         ]
+        # The CRC processor, likewise: it restarts on a frame's SYNC and in TX_START, absorbs
+        # each received byte from the opcode to the CRC, then each sent byte from the opcode to
+        # the payload's end.
+        in_frame = Signal()
+        m.d.comb += in_frame.eq(fsm.ongoing("OPCODE") | fsm.ongoing("LENGTH_LO")
+                                | fsm.ongoing("LENGTH_HI") | fsm.ongoing("PAYLOAD")
+                                | fsm.ongoing("CRC_HI") | fsm.ongoing("CRC_LO"))
+        sending = fsm.ongoing("TX_SEND")
+        signed = (position >= 1) & (position <= 3) | (position >= 4) & (data_index < resp_length)
+        m.d.comb += [
+            frame_crc.start.eq(fsm_hunting & take & (byte_in == SYNC) | fsm.ongoing("TX_START")),
+            frame_crc.valid.eq(in_frame & take | sending & self.o.ready & signed),
+            frame_crc.data.eq(Mux(sending, frame_byte, byte_in)),
+        ]
 
         with m.If(take & ~receiving):
             m.d.sync += dropped.eq(dropped + 1)
-        with m.If(fsm.ongoing("DECODE") & (opcode == Opcode.RESET)):
+        with m.If(fsm.ongoing("DECODE") & frame_crc.match_detected & is_op(Opcode.RESET)
+                  & length_ok):                 # DECODE accepts a RESET frame
             m.d.sync += dropped.eq(0)
 
         # Counter memory ports, as plain functions of the state too (the reset state CLEAR does

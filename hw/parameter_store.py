@@ -29,7 +29,7 @@ from amaranth.lib.wiring import In, Out
 
 from ._checks import ConfigComponent
 from .engine_plan import EnginePlan
-from .link import memory_signature
+from .link import MemoryPortSignature
 
 __all__ = ["ParameterStore", "parameter_ports"]
 
@@ -69,7 +69,7 @@ class ParameterStore(ConfigComponent):
         One tile word, ``ArrayLayout(signed(weight_bits), K * K)``; reads take one cycle.
     bias_read : In({addr, en, data: Out}) ; bias_write : In({addr, en, data})
         One word of ``K`` biases.
-    mem : In(fewmul.hw.link.memory_signature(weight_bits, 2 * n_layers))
+    mem : In(fewmul.hw.link.MemoryPortSignature(word_bits=weight_bits, n_regions=2 * n_layers))
         The link's word access (served only while ``host_allowed``).
     host_allowed : In(1)
         The engine is idle.
@@ -82,7 +82,8 @@ class ParameterStore(ConfigComponent):
     def members(self, cfg):
         return {
             **parameter_ports(cfg, self._plan),
-            "mem": In(memory_signature(cfg.weight_bits, 2 * cfg.n_layers)),
+            "mem": In(MemoryPortSignature(word_bits=cfg.weight_bits,
+                                          n_regions=2 * cfg.n_layers)),
             "host_allowed": In(1),
         }
 

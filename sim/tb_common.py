@@ -12,20 +12,12 @@ from pathlib import Path
 import numpy as np
 from cocotb.triggers import Timer
 
-__all__ = ["Scoreboard", "CombinationalHarness", "read_signed", "read_unsigned", "TALLY"]
+__all__ = ["Scoreboard", "CombinationalHarness", "TALLY"]
 
 #: Every checked scoreboard appends ``{"name", "checked", "failures"}`` here (one JSON object a
 #: line), in the test directory (the case's build directory); emptied once per simulator run.
 TALLY = Path("scoreboard.jsonl")
 TALLY.unlink(missing_ok=True)
-
-
-def read_signed(handle):
-    return handle.value.to_signed()
-
-
-def read_unsigned(handle):
-    return int(handle.value)
 
 
 class Scoreboard:

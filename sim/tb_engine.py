@@ -1,8 +1,8 @@
 """cocotb testbench: ``fewmul.hw.engine.EngineSystem`` (link + engine) against the golden MLP.
 
 Everything goes through frames built by the host driver (``fewmul.host.AsyncDevice``) over
-:class:`FastStreamTransport` (bytes straight into the link's stream ports; Python sleeps while
-the engine computes). The scenario:
+``fewmul.sim.stream_transport.CocotbStreamTransport`` (bytes straight into the link's stream
+ports; Python sleeps while the engine computes). The scenario:
 
 1. PING, RESET, LOAD the network of ``fewmul.golden.mlp.init_network`` and read it back;
 2. SEED with ``fewmul.golden.rng.seed_states(cfg.seed)``;
@@ -23,7 +23,7 @@ import time
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, with_timeout
+from cocotb.triggers import ClockCycles, FallingEdge
 
 from fewmul.config import Config
 from fewmul.golden.mlp import (
@@ -34,59 +34,13 @@ from fewmul.golden.mlp import (
     train_step,
 )
 from fewmul.golden.rng import StreamSet, seed_states
-from fewmul.host import (
-    AsyncDevice,
-    ErrorCode,
-    FrameDecoder,
-    LinkError,
-    Opcode,
-    encode_frame,
-)
+from fewmul.host import AsyncDevice
 from fewmul.hw.engine import counter_names
+from fewmul.protocol import ErrorCode, LinkError, Opcode, encode_frame
 from fewmul.sim.runner import testbench_params
+from fewmul.sim.stream_transport import CocotbStreamTransport
 
-__all__ = ["FastStreamTransport", "EngineHarness", "compare_network"]
-
-
-class FastStreamTransport:
-    """Sends a frame one byte per clock, then sleeps until ``o.valid`` rises and takes the
-    response byte by byte (``o.ready`` held high). ``cycles`` counts the clocks spent."""
-
-    def __init__(self, dut, timeout_cycles=200_000):
-        self.dut = dut
-        self.timeout_cycles = timeout_cycles
-        self.cycles = 0
-        self.gap_cycles = 4
-        dut.i__valid.value = 0
-        dut.o__ready.value = 1
-
-    def _now(self):
-        return cocotb.utils.get_sim_time(unit="ns") // 10
-
-    async def exchange(self, request):
-        dut = self.dut
-        start = self._now()
-        for byte in request:                          # the link's input is always ready
-            dut.i__payload.value = byte
-            dut.i__valid.value = 1
-            await FallingEdge(dut.clk)
-        dut.i__valid.value = 0
-        decoder = FrameDecoder()
-        while True:
-            if not (dut.o__valid.value.is_resolvable and int(dut.o__valid.value)):
-                try:
-                    await with_timeout(RisingEdge(dut.o__valid), 10 * self.timeout_cycles, "ns")
-                except cocotb.triggers.SimTimeoutError:
-                    raise LinkError(f"no response within {self.timeout_cycles} cycles") from None
-                await FallingEdge(dut.clk)
-            while int(dut.o__valid.value):
-                frames = decoder.feed([int(dut.o__payload.value)])
-                await FallingEdge(dut.clk)
-                if frames:
-                    for _ in range(self.gap_cycles):     # the link's idle gap after a response
-                        await FallingEdge(dut.clk)
-                    self.cycles += self._now() - start
-                    return frames[0]
+__all__ = ["EngineHarness", "compare_network"]
 
 
 def compare_network(cfg, weights, biases, net, where):
@@ -129,7 +83,7 @@ class EngineHarness:
 
     def __init__(self, dut):
         self.dut = dut
-        self.transport = FastStreamTransport(dut)
+        self.transport = CocotbStreamTransport(dut)
         self.device = AsyncDevice(self.transport)
 
     async def start(self):

@@ -1,19 +1,25 @@
-"""cocotb testbench: ``fewmul.hw.link_stub.LinkSystem`` against ``fewmul.sim.tb_link_model``.
+"""cocotb testbench: ``fewmul.sim.link_harness.LinkSystem`` against ``fewmul.sim.link_model``
+and against the spec.
 
 Scenarios (all at the stream level, no UART, one byte per clock), in this order (the memory
 is not reset between them):
 
-- ``host_api``: the real host driver (``fewmul.host.AsyncDevice`` over
-  ``CocotbStreamTransport``) pings, loads and reads back a network, seeds, trains, predicts,
-  reads counters and status, resets, and gets the right ``LinkError`` codes.
 - ``fuzz``: ``frames`` (x ``FEWMUL_VOLUME``) random valid and mutated frames (bit flips,
   truncation, bad CRC, unknown opcodes, oversized and wrong lengths, noise) with random idle
   gaps and response back-pressure. The driver stays in lock step with the byte-exact model:
   each byte goes in, and when the model says a frame is complete (or the line idles inside one)
   the driver stops and waits for the response, which must arrive within a bounded number of
-  cycles (no hang) and equal the model's byte for byte. Then bytes sent while the link answers
-  must be dropped and counted; at the end every memory word and every counter is read back and
-  compared (no state corruption).
+  cycles (no hang) and equal the model's byte for byte. Every response to a complete frame is
+  also checked against the spec alone (:class:`SpecOracle`: ``fewmul.protocol``'s table of
+  request lengths, not the model). Then bytes sent while the link answers must be dropped and
+  counted; at the end every memory word and every counter is read back and compared (no state
+  corruption).
+- ``request_lengths``: every opcode at its legal and at wrong lengths against the spec, and a
+  RESET with a payload or a bad CRC refused without resetting anything.
+- ``host_api``: the real host driver (``fewmul.host.AsyncDevice`` over
+  ``fewmul.sim.stream_transport.CocotbStreamTransport``) pings, loads and reads back a network,
+  seeds, trains, predicts, reads counters and status, resets, and gets the right ``LinkError``
+  codes.
 """
 
 import random
@@ -25,24 +31,30 @@ from cocotb.triggers import ClockCycles, FallingEdge, First, ReadOnly, RisingEdg
 
 from fewmul.config import Config
 from fewmul.golden.rng import seed_states
-from fewmul.host import (
+from fewmul.host import AsyncDevice
+from fewmul.protocol import (
+    CRC_RESIDUE,
     ERROR_OPCODE,
+    RESPONSE_FLAG,
     SEED_STREAMS,
     SYNC,
-    AsyncDevice,
-    CocotbStreamTransport,
     Counter,
     ErrorCode,
     LinkError,
     Opcode,
+    crc16,
+    decode_frame,
     encode_frame,
+    length_is_legal,
     load_payload,
     memory_map,
     read_payload,
+    request_length,
     word_bytes,
 )
+from fewmul.sim.link_model import LinkModel
 from fewmul.sim.runner import testbench_params, volume
-from fewmul.sim.tb_link_model import LinkModel
+from fewmul.sim.stream_transport import CocotbStreamTransport
 
 
 def level(signal):
@@ -50,12 +62,13 @@ def level(signal):
     return int(value) if value.is_resolvable else 0
 
 
-async def start(dut, bench=0):
-    """Clock, reset, and every input of ``fewmul.hw.link_bench.LinkBench`` at a known value."""
+async def start(dut, autoplay=0):
+    """Clock, reset, and every input of ``fewmul.sim.link_harness.LinkHarness`` at a known
+    value."""
     dut.i__valid.value = 0
     dut.i__payload.value = 0
     dut.o__ready.value = 1
-    dut.bench.value = bench
+    dut.autoplay.value = autoplay
     for name in ("play_data", "play_length", "play_sequence", "gap_threshold",
                  "stall_threshold", "record_target"):
         getattr(dut, name).value = 0
@@ -74,21 +87,62 @@ def system_config(params):
                      n_classes=cfg.layers[-1])
 
 
+class SpecOracle:
+    """What ``docs/protocol.md`` alone says of a response to a complete frame, independent of
+    the model: a bad CRC gets BAD_CRC (nothing else is checked), an opcode outside table 4
+    UNKNOWN_OPCODE, and a length that ``fewmul.protocol.length_is_legal`` (table 4's lengths)
+    forbids BAD_LENGTH; a frame of a legal length is never answered BAD_LENGTH."""
+
+    def __init__(self, kwargs):
+        self.sample_bytes = kwargs["sample_bytes"]
+        self.word_bits = kwargs["word_bits"]
+        self.max_payload = kwargs["max_payload"]
+        self.checked = {}
+
+    def expected_error(self, body):
+        """The error code the spec requires for ``body`` (opcode .. CRC, a complete frame), or
+        ``None`` when the spec leaves the answer to later checks (region, address, engine)."""
+        opcode, payload = body[0], bytes(body[3:-2])
+        if crc16(body) != CRC_RESIDUE:
+            return ErrorCode.BAD_CRC
+        if opcode not in set(Opcode):
+            return ErrorCode.UNKNOWN_OPCODE
+        if not length_is_legal(opcode, payload, sample_bytes=self.sample_bytes,
+                               word_bits=self.word_bits, max_payload=self.max_payload):
+            return ErrorCode.BAD_LENGTH
+        return None
+
+    def check(self, body, response):
+        want = self.expected_error(body)
+        frame = decode_frame(response)
+        code = frame.payload[1] if frame.opcode == ERROR_OPCODE else ErrorCode.OK
+        key = "legal length" if want is None else ErrorCode(want).name
+        self.checked[key] = self.checked.get(key, 0) + 1
+        if want is not None:
+            assert frame.opcode == ERROR_OPCODE and code == want, (
+                f"frame a5{bytes(body).hex()}: the spec requires {ErrorCode(want).name}, the "
+                f"link answered {response.hex()}")
+        else:
+            assert code != ErrorCode.BAD_LENGTH, (
+                f"frame a5{bytes(body).hex()} has a legal length, answered BAD_LENGTH")
+
+
 class LinkTestbench:
-    """Plays request bytes through the bench's player in lock step with the model and scores
-    every response from the bench's recorder against it.
+    """Plays request bytes through the harness's player in lock step with the model and scores
+    every response from the harness's recorder against it.
 
     A case's bytes are cut where the model says a frame completes: the player sends up to that
     byte, the recorder's target is raised by the predicted response's length, and the response
     must complete within ``bound`` clocks (else: hang) and equal the model's (else: mismatch).
     Python wakes a few times per frame, not once per clock. ``gap`` and ``stall`` set the
-    bench's random idle clocks between request bytes and back-pressure on responses.
+    harness's random idle clocks between request bytes and back-pressure on responses.
     """
 
     def __init__(self, dut, params, rng):
         self.dut = dut
         self.cfg, kwargs = system_config(params)
         self.model = LinkModel(**kwargs)
+        self.spec = SpecOracle(kwargs)
         self.rng = rng
         self.fast = random.Random(int(rng.integers(2**32)))
         self.stall = params.get("stall", 0.25)
@@ -153,7 +207,8 @@ class LinkTestbench:
         await self.falling
 
     async def send(self, data, gap_chance=0.0):
-        """Feed ``data`` in lock step with the model; check each response it predicts."""
+        """Feed ``data`` in lock step with the model; check each response it predicts, and the
+        response to each complete frame against the spec (:class:`SpecOracle`)."""
         context = f"bytes {bytes(data).hex()}"
         gap_threshold = int(256 * gap_chance)
         start = 0
@@ -162,6 +217,7 @@ class LinkTestbench:
             if response is not None:
                 await self._play(data[start:k + 1], gap_threshold)
                 await self._response(response, context)
+                self.spec.check(self.model.frame, self.last_response)
                 start = k + 1
         if start < len(data):
             await self._play(data[start:], gap_threshold)
@@ -234,6 +290,8 @@ class FrameFuzzer:
         if r < 0.80:
             sample = self.integers(0, 256, self.sample_bytes).astype(np.uint8).tobytes()
             return encode_frame(Opcode.PREDICT, sample)
+        if r < 0.84:
+            return encode_frame(Opcode.LR, bytes([self.integers(0, 256)]))
         choices = (Opcode.PING, Opcode.STATUS, Opcode.COUNTERS, Opcode.RESET)
         return encode_frame(choices[self.integers(0, len(choices))] if self.rng.random() > 0.02
                             else Opcode.RESET)
@@ -279,7 +337,7 @@ class FrameFuzzer:
 @cocotb.test()
 async def fuzz(dut):
     params = testbench_params()
-    await start(dut, bench=1)
+    await start(dut, autoplay=1)
     rng = np.random.default_rng(params["seed"])
     tb = LinkTestbench(dut, params, rng)
     fuzzer = FrameFuzzer(tb, rng)
@@ -309,9 +367,44 @@ async def fuzz(dut):
     await tb.check_quiet(2 * tb.timeout)
     counts = dict(zip((c.name for c in Counter), tb.model.counters, strict=True))
     dut._log.info("fuzz: %d frames (%s), %d responses (%d under back-pressure), 0 hangs, "
-                  "0 mismatches; %d memory words and %d counters read back equal; counters %s",
+                  "0 mismatches; %d memory words and %d counters read back equal; counters %s; "
+                  "spec checks %s",
                   n, ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())), tb.responses,
-                  tb.stalled_responses, words_checked, len(counts), counts)
+                  tb.stalled_responses, words_checked, len(counts), counts, tb.spec.checked)
+    assert tb.spec.checked.get("BAD_LENGTH", 0) >= n // 100, tb.spec.checked
+
+
+@cocotb.test()
+async def request_lengths(dut):
+    """Every opcode at its legal length and at wrong ones: the answers the spec requires
+    (:class:`SpecOracle`: BAD_LENGTH exactly for the lengths table 4 forbids), and RESET with a
+    payload (``A5 05 01 00 7F 80 CD``) or a bad CRC refused before it resets anything (the
+    seed, the dropped-byte count). The memory keeps what the fuzz wrote: only address 0 of
+    region 0 is read, after a LOAD of 0 there (LOAD comes first in ``Opcode``)."""
+    params = testbench_params()
+    await start(dut, autoplay=1)
+    tb = LinkTestbench(dut, params, np.random.default_rng(params["seed"]))
+    sample_bytes, word_bits = tb.spec.sample_bytes, tb.spec.word_bits
+    await tb.send(encode_frame(Opcode.RESET))       # the state the fuzz left: the model's
+    await tb.send(encode_frame(Opcode.SEED, bytes(range(1, 4 * SEED_STREAMS + 1))))
+    await tb.send_while_busy(encode_frame(Opcode.PING), bytes([SYNC]) * 5)
+    await tb.send(bytes.fromhex("a50501007f80cd"))
+    assert tb.last_response == encode_frame(ERROR_OPCODE, bytes([Opcode.RESET,
+                                                                 ErrorCode.BAD_LENGTH]))
+    await tb.send(bytes.fromhex("a50500000000"))                    # RESET with a bad CRC
+    assert tb.last_response[4:6] == bytes([Opcode.RESET, ErrorCode.BAD_CRC])
+    status = decode_frame(await tb.request(Opcode.STATUS)).payload  # nothing was reset
+    assert int.from_bytes(status[4 * Counter.DROPPED_BYTES:][:4], "little") == 5, status.hex()
+    train = encode_frame(Opcode.TRAIN, bytes(sample_bytes + 1))     # still seeded: not BAD_STATE
+    await tb.send(train)
+    assert tb.last_response[1] == Opcode.TRAIN | RESPONSE_FLAG, tb.last_response.hex()
+    for opcode in Opcode:
+        legal = request_length(opcode, sample_bytes=sample_bytes, word_bits=word_bits, count=1)
+        head = read_payload(0, 0, 1) if opcode in (Opcode.LOAD, Opcode.READ) else b""
+        for length in sorted({legal, legal + 1, legal + 2, max(legal - 1, 0), 0, 1}):
+            await tb.send(encode_frame(opcode, (head + bytes(length))[:length]))
+    assert tb.spec.checked["BAD_LENGTH"] >= 2 * len(Opcode), tb.spec.checked
+    dut._log.info("request lengths: %s", tb.spec.checked)
 
 
 class CountingTransport:
@@ -333,7 +426,7 @@ async def host_api(dut):
     await start(dut)
     cfg, kwargs = system_config(params)
     rng = np.random.default_rng(params["seed"])
-    transport = CountingTransport(CocotbStreamTransport(dut, max_cycles=20_000))
+    transport = CountingTransport(CocotbStreamTransport(dut, timeout_cycles=20_000))
     device = AsyncDevice(transport)
 
     info = await device.ping()

@@ -8,9 +8,9 @@ import pytest
 from amaranth.hdl import Fragment
 
 from fewmul.config import Config
-from fewmul.host import memory_map
 from fewmul.hw.engine import Engine, EngineSystem, EngineUartSystem, counter_names
 from fewmul.hw.engine_plan import EnginePlan
+from fewmul.protocol import memory_map
 from fewmul.sim.runner import run_testbench, volume
 
 from .conftest import SIMULATORS

@@ -1,12 +1,14 @@
 """Host driver: framing, payloads, and the Device API over the link model (no simulator)."""
 
+import asyncio
+
 import pytest
 
 from fewmul.config import Config
 from fewmul.golden.rng import seed_states
-from fewmul.host import (
+from fewmul.host import AsyncDevice, Device
+from fewmul.protocol import (
     Counter,
-    Device,
     ErrorCode,
     FrameDecoder,
     LinkError,
@@ -15,10 +17,14 @@ from fewmul.host import (
     decode_words,
     encode_frame,
     encode_words,
+    length_is_legal,
+    load_payload,
     memory_map,
+    read_payload,
+    request_length,
     seed_payload,
 )
-from fewmul.sim.tb_link_model import LinkModel
+from fewmul.sim.link_model import LinkModel
 
 
 class ModelTransport:
@@ -69,6 +75,38 @@ def test_encode_rejects(kwargs, message):
     assert str(info.value) == message
 
 
+def test_request_lengths_are_table_4():
+    """The table of ``docs/protocol.md``: one legal length per opcode."""
+    lengths = {op: request_length(op, sample_bytes=64, word_bits=20, count=3) for op in Opcode}
+    assert lengths == {Opcode.PING: 0, Opcode.LOAD: 5 + 3 * 3, Opcode.READ: 5, Opcode.STATUS: 0,
+                       Opcode.RESET: 0, Opcode.SEED: 20, Opcode.TRAIN: 65, Opcode.PREDICT: 64,
+                       Opcode.COUNTERS: 0, Opcode.LR: 1}
+    with pytest.raises(ValueError, match="no request opcode 0x42"):
+        request_length(0x42)
+    with pytest.raises(ValueError, match="the length of TRAIN needs sample_bytes"):
+        request_length(Opcode.TRAIN)
+
+
+@pytest.mark.parametrize("opcode, payload, legal", [
+    (Opcode.RESET, b"", True),
+    (Opcode.RESET, b"\x7f", False),
+    (Opcode.LR, b"", False),
+    (Opcode.SEED, bytes(19), False),
+    (Opcode.TRAIN, bytes(9), True),
+    (Opcode.PREDICT, bytes(9), False),
+    (Opcode.LOAD, load_payload(0, 0, [1, 2], 12), True),
+    (Opcode.LOAD, load_payload(0, 0, [1, 2], 12)[:-1], False),
+    (Opcode.LOAD, load_payload(0, 0, [], 12), False),          # count 0
+    (Opcode.READ, read_payload(0, 0, 24), True),
+    (Opcode.READ, read_payload(0, 0, 25), False),              # answer above max_payload
+    (Opcode.READ, read_payload(0, 0, 0), False),
+    (0x42, b"", False),
+])
+def test_length_is_legal(opcode, payload, legal):
+    assert length_is_legal(opcode, payload, sample_bytes=8, word_bits=12,
+                           max_payload=48) is legal
+
+
 def test_seed_payload_rejects_wrong_count():
     with pytest.raises(ValueError, match="SEED needs 5 states, not 4"):
         seed_payload([1, 2, 3, 4])
@@ -95,6 +133,29 @@ def test_device_api_over_model():
     assert device.train(bytes(range(20)), 2) == bytes([sum(range(20))])
     status = device.status()
     assert status[Counter.BAD_STATE] == 1 and status[Counter.OK] == transport.frames - 2
+
+
+class AsyncModelTransport(ModelTransport):
+    async def exchange(self, request):
+        return super().exchange(request)
+
+
+def test_async_device_runs_the_same_commands():
+    depths = (12, 3)
+    model = LinkModel(word_bits=8, depths=depths, max_payload=48, sample_bytes=4, n_classes=3)
+    device = AsyncDevice(AsyncModelTransport(model))
+
+    async def session():
+        info = await device.ping()
+        await device.load(0, 2, [-3, 4, 127])
+        words = await device.read(0, 1, 5)
+        with pytest.raises(LinkError) as error:
+            await device.read(1, 2, 2)
+        return info, words, error.value.code
+
+    info, words, code = asyncio.run(session())
+    assert info.depths == depths and words == [0, -3, 4, 127, 0]
+    assert code == ErrorCode.BAD_ADDRESS
 
 
 def test_serial_transport_over_loopback():

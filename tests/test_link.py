@@ -5,22 +5,22 @@ simulators): the host API end to end and the frame fuzz."""
 import pytest
 
 from fewmul.config import Config
-from fewmul.golden.crc import crc16
-from fewmul.host import (
+from fewmul.hw.link import EnginePortSignature, Link, MemoryCommand, MemoryPortSignature
+from fewmul.protocol import (
     ERROR_OPCODE,
     Counter,
     ErrorCode,
     Opcode,
+    crc16,
     decode_frame,
     encode_frame,
     load_payload,
     memory_map,
     read_payload,
 )
-from fewmul.hw.link import Link
-from fewmul.hw.link_bench import LinkBench
+from fewmul.sim.link_harness import LinkHarness
+from fewmul.sim.link_model import LinkModel
 from fewmul.sim.runner import run_testbench
-from fewmul.sim.tb_link_model import LinkModel
 
 from .conftest import SIMULATORS
 
@@ -56,6 +56,31 @@ def system_kwargs():
 def test_rejects_bad_parameters(kwargs, message):
     with pytest.raises(ValueError) as info:
         Link(**kwargs)
+    assert str(info.value) == message
+
+
+def test_port_signatures():
+    port = MemoryPortSignature(word_bits=20, n_regions=5)
+    assert port == MemoryPortSignature(word_bits=20, n_regions=5)
+    assert port != MemoryPortSignature(word_bits=20, n_regions=4)
+    assert repr(port) == "MemoryPortSignature(word_bits=20, n_regions=5)"
+    assert port.members["cmd"].signature.members["payload"].shape == MemoryCommand(
+        word_bits=20, n_regions=5)
+    assert MemoryCommand(word_bits=20, n_regions=5).size == 1 + 3 + 16 + 20
+    assert EnginePortSignature() == EnginePortSignature()
+    link = Link(word_bits=20, depths=(48, 6), max_payload=64)
+    assert link.signature.members["mem"].signature == MemoryPortSignature(word_bits=20,
+                                                                          n_regions=2)
+    assert link.signature.members["engine"].signature == EnginePortSignature()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(word_bits=0, n_regions=2), "word_bits must be an integer in [1, 32], not 0"),
+    (dict(word_bits=8, n_regions=256), "n_regions must be an integer in [1, 255], not 256"),
+])
+def test_memory_command_rejects(kwargs, message):
+    with pytest.raises(ValueError) as info:
+        MemoryPortSignature(**kwargs)
     assert str(info.value) == message
 
 
@@ -97,6 +122,9 @@ def test_model_load_then_read():
     (encode_frame(Opcode.TRAIN, bytes(9)), ErrorCode.BAD_STATE),
     (encode_frame(Opcode.SEED, bytes(20)), ErrorCode.BAD_ARG),
     (encode_frame(Opcode.LR, bytes([6])), ErrorCode.BAD_ARG),     # the stub has no LR
+    (bytes.fromhex("a50501007f80cd"), ErrorCode.BAD_LENGTH),      # RESET with a payload
+    (encode_frame(Opcode.LR, b""), ErrorCode.BAD_LENGTH),
+    (encode_frame(Opcode.COUNTERS, b"\0"), ErrorCode.BAD_LENGTH),
 ])
 def test_model_errors(data, code):
     m = model()
@@ -123,11 +151,11 @@ def test_frame_layout():
 @pytest.mark.sim
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_link_rtl(simulator, build_dir, verilator_fast_build):
-    dut = LinkBench(**system_kwargs(), timeout_cycles=TIMEOUT, sample_bytes=SAMPLE_BYTES,
+    dut = LinkHarness(**system_kwargs(), timeout_cycles=TIMEOUT, sample_bytes=SAMPLE_BYTES,
                     n_classes=CONFIG.layers[-1])
     params = dict(config=CONFIG.as_dict(), max_payload=MAX_PAYLOAD, timeout_cycles=TIMEOUT,
                   sample_bytes=SAMPLE_BYTES, seed=2016, frames=FUZZ_FRAMES[simulator], stall=0.25,
                   play_bytes=dut.play_bytes, record_bytes=dut.record_bytes)
-    result = run_testbench(dut, toplevel="link_bench", test_module="fewmul.sim.tb_link",
+    result = run_testbench(dut, toplevel="link_harness", test_module="fewmul.sim.tb_link",
                            simulator=simulator, build_dir=build_dir, params=params)
-    assert result.tests == 2 and result.failed == 0
+    assert result.tests == 3 and result.failed == 0

@@ -9,11 +9,12 @@ from amaranth.sim import Simulator
 
 from fewmul.config import Config
 from fewmul.golden.rng import seed_states
-from fewmul.host import AsyncDevice, Counter, ErrorCode, FrameDecoder, LinkError, memory_map
+from fewmul.host import AsyncDevice
 from fewmul.hw.host_link import HostLink
-from fewmul.hw.link_memory import LinkMemory
-from fewmul.hw.link_stub import StubEngine
 from fewmul.hw.uart import UART
+from fewmul.protocol import Counter, ErrorCode, FrameDecoder, LinkError, memory_map
+from fewmul.sim.stub_engine import StubEngine
+from fewmul.sim.stub_memory import StubMemory
 
 CONFIG = Config(layers=(8, 6, 4), weight_bits=20, lr_shift=8)
 DIVISOR = 4
@@ -28,7 +29,7 @@ class UARTBoard(wiring.Component):
         self.host_uart = UART(divisor=DIVISOR)
         self.host_link = HostLink(divisor=DIVISOR, word_bits=CONFIG.weight_bits, depths=depths,
                                   max_payload=64)
-        self.memory = LinkMemory(word_bits=CONFIG.weight_bits, depths=depths)
+        self.memory = StubMemory(word_bits=CONFIG.weight_bits, depths=depths)
         self.stub = StubEngine(sample_bytes=SAMPLE_BYTES, n_classes=CONFIG.layers[-1])
         super().__init__({"i": In(stream.Signature(8)), "o": Out(stream.Signature(8))})
 

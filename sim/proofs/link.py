@@ -1,4 +1,5 @@
-"""Host link (``hw/link.py``): protocol properties from ``fewmul.host`` / ``docs/protocol.md``.
+"""Host link (``hw/link.py``): protocol properties from ``fewmul.protocol`` /
+``docs/protocol.md``.
 
 Frame: ``SYNC, opcode, length (LE16), payload[length], CRC-16/CCITT-FALSE (MSB first)`` over
 opcode .. payload; the CRC of the covered bytes followed by the CRC is 0. The harness keeps its
@@ -35,7 +36,7 @@ link. All five are proven by k-induction. What makes them inductive are white-bo
 *asserted* (so checked in every state, never assumed): the FSM's state is a legal encoding; the
 request monitor's position, length and CRC are the link's (``pointer``, ``length``, ``crc``) in
 each receive state; the response monitor's position, length and CRC are the link's
-(``position``, ``resp_length``, ``tx_crc``); "a frame is unanswered" is a function of the state;
+(``position``, ``resp_length``, ``crc``); "a frame is unanswered" is a function of the state;
 counters stay in range. The liveness proofs add a *variant*: ``work``, an upper bound on the
 clocks the link needs to reach HUNT, computed from its state and counters (:func:`_work`). It is
 asserted to drop by at least one in every clock without a received byte, and
@@ -65,19 +66,19 @@ CLEAR = 10
 
 FRAME_STATES = ("OPCODE", "LENGTH_LO", "LENGTH_HI", "PAYLOAD", "CRC_HI", "CRC_LO")
 RECEIVE_STATES = FRAME_STATES + ("DISCARD",)
-EXEC_STATES = ("DECODE", "LOAD_FETCH", "LOAD_BYTE", "LOAD_WRITE", "READ_COMMAND", "READ_WAIT",
+EXEC_STATES = ("LOAD_FETCH", "LOAD_BYTE", "LOAD_WRITE", "READ_COMMAND", "READ_WAIT",
                "READ_STORE", "ENGINE_COMMAND", "ENGINE_FETCH", "ENGINE_ARGUMENT",
                "ENGINE_RESPONSE")
 TX_STATES = ("TX_START", "TX_SEND", "TX_FETCH")
 
 
 def spec_crc16(crc, byte):
-    """CRC-16 of the monitors: ``hw/crc.py``'s byte update, which ``crc.py`` proves equal to
-    the textbook bitwise CRC-16/CCITT-FALSE for every CRC and byte. (With the bitwise loop
-    here, the solver would have to rediscover that equivalence at every byte of every frame,
-    which takes minutes instead of seconds.)"""
-    from fewmul.hw.crc import crc16_next
-    return crc16_next(crc, byte)
+    """CRC-16 of the monitors: ``crc.py``'s flat-XOR byte update, which ``crc.spec_next``
+    proves equal to the bitwise CRC-16/CCITT-FALSE written out there, for every CRC and byte.
+    (With the bitwise loop here, the solver would have to rediscover that equivalence at every
+    byte of every frame, which takes minutes instead of seconds.)"""
+    from .crc import spec_next
+    return spec_next(crc, byte)
 
 
 def _make(**overrides):
@@ -90,7 +91,7 @@ class _Link:
     """The link under proof, its free environment and white-box handles."""
 
     def __init__(self, m, make):
-        from fewmul.host import SYNC
+        from fewmul.protocol import SYNC
         self.dut = dut = make()
         self.fragment = elaborate_once(m, dut)
         _, self.state, self.states = fsm_states(self.fragment, "link")
@@ -169,7 +170,11 @@ def _request_monitor(m, link, max_payload):
         if name in ("PAYLOAD", "CRC_HI", "CRC_LO"):
             with m.If(link.is_(name)):
                 m.d.comb += Assert((link_length == length) & (link_length <= max_payload))
-    # A command executes only on a frame whose CRC was good; its length field fits.
+    # DECODE sees the CRC of the whole frame (the monitor's); a command executes only on a
+    # frame whose CRC was good; its length field fits.
+    with m.If(link.is_("DECODE")):
+        m.d.comb += Assert((link_crc == crc) & (frame_ok == (crc == 0))
+                           & (link_length <= max_payload))
     with m.If(link.executing):
         m.d.comb += Assert(frame_ok & (link_length <= max_payload))
     return in_frame, frame_ok, end, position, length, crc
@@ -196,7 +201,7 @@ def _response_monitor(m, link):
     CRC, and that it agrees with the link's transmitter. Returns ``(done, unanswered)``:
     ``done`` marks the last byte of a response, ``unanswered`` counts started frames minus
     responses."""
-    from fewmul.host import SYNC
+    from fewmul.protocol import SYNC
     dut = link.dut
     sent = Signal()
     m.d.comb += sent.eq(dut.o.valid & dut.o.ready)
@@ -224,7 +229,7 @@ def _response_monitor(m, link):
 
     # White-box invariants (asserted): the monitor is at the link's byte of the response, has
     # its length and its CRC; a frame is unanswered exactly while the link is busy with one.
-    tx_crc, position, resp_length = link.internal("tx_crc", "position", "resp_length")
+    tx_crc, position, resp_length = link.internal("crc", "position", "resp_length")
     sending = link.is_("TX_SEND", "TX_FETCH")
     m.d.comb += Assert(out_position == Mux(sending, position, 0))
     with m.If(sending):
@@ -284,7 +289,7 @@ def _timeout(m, make, *, timeout_cycles, covers=False):
 def _costs(params=PARAMS, env=ENV):
     """Upper bounds, in clocks, of the link's phases under the environment ``env`` (from the
     link's documented timing, ``hw/link.py`` / ``docs/protocol.md`` rule 4)."""
-    from fewmul.host import word_bytes
+    from fewmul.protocol import word_bytes
     wb = word_bytes(params["word_bits"])
     mp = params["max_payload"]
     e = env["handshake_cycles"]
@@ -548,7 +553,7 @@ def proofs():
 
 
 def _mutants(prefix, params):
-    from fewmul.host import SYNC
+    from fewmul.protocol import SYNC
     crc_gate, one_response, timeout, answer_deadline, idle_deadline = _properties(prefix,
                                                                                   params)
     make = partial(_make, **params)

@@ -1,24 +1,25 @@
-"""Stand-in target memory for the host link: one ``lib.memory.Memory`` per region.
+"""Test stand-in for the engine's memories behind the host link: one ``lib.memory.Memory`` per
+region.
 
-It serves :func:`fewmul.hw.link.memory_signature` (flipped), so the link can be tested (and a
-board can be brought up) without the training engine: LOAD then READ returns the data.
+It serves :class:`fewmul.hw.link.MemoryPortSignature` (flipped), so the link can be tested
+without the training engine: LOAD then READ returns the data.
 """
 
 from amaranth.hdl import Module, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In
 
-from .link import memory_signature
+from fewmul.hw.link import MemoryPortSignature
 
-__all__ = ["LinkMemory"]
+__all__ = ["StubMemory"]
 
 
-class LinkMemory(wiring.Component):
+class StubMemory(wiring.Component):
     """Word memories of ``depths[r]`` words of ``word_bits`` bits, all initially 0.
 
     Ports
     -----
-    bus : In(memory_signature(word_bits, len(depths)))
+    bus : In(MemoryPortSignature(word_bits=word_bits, n_regions=len(depths)))
         Writes take effect in the cycle they are accepted; a read is answered on ``rdata``
         ``read_latency`` cycles after it is accepted. One command at a time: ``cmd.ready`` is
         low while a read is pending or its answer not yet taken.
@@ -29,7 +30,8 @@ class LinkMemory(wiring.Component):
     def __init__(self, *, word_bits, depths):
         self._word_bits = word_bits
         self._depths = tuple(depths)
-        super().__init__({"bus": In(memory_signature(word_bits, len(self._depths)))})
+        super().__init__({"bus": In(MemoryPortSignature(word_bits=word_bits,
+                                                          n_regions=len(self._depths)))})
 
     def elaborate(self, platform):
         m = Module()

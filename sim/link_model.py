@@ -1,32 +1,35 @@
-"""Transaction-level model of ``fewmul.hw.link_stub.LinkSystem`` (link + memory + stub engine).
+"""Transaction-level model of ``fewmul.sim.link_harness.LinkSystem`` (link + stub memory + stub
+engine).
 
 Byte-exact: :meth:`LinkModel.feed` takes one request byte and returns the response frame the
 hardware sends once that byte completes a frame (or ``None``); :meth:`LinkModel.idle` is the
-line going quiet for ``timeout_cycles``. Responses are built with ``fewmul.host.encode_frame``
+line going quiet for ``timeout_cycles``. Responses are built with ``fewmul.protocol.encode_frame``
 (the driver's one encoder). The fuzz testbench keeps it in lock step with the RTL, so it also
 predicts every counter of STATUS and every word of the memory.
 """
 
 import struct
 
-from fewmul.golden.crc import crc16
-from fewmul.host import (
-    ENGINE_OPCODES,
+from fewmul.protocol import (
+    CRC_RESIDUE,
     ERROR_OPCODE,
     N_COUNTERS,
     RESPONSE_FLAG,
-    SEED_STREAMS,
     SYNC,
     VERSION,
     Counter,
     ErrorCode,
     Opcode,
     PingInfo,
+    crc16,
     encode_frame,
+    length_is_legal,
     word_bytes,
 )
 
 __all__ = ["LinkModel"]
+
+_KNOWN_OPCODES = frozenset(Opcode)
 
 
 class LinkModel:
@@ -66,7 +69,7 @@ class LinkModel:
                 return None
         if len(self.frame) == 3 + self.length + 2:
             self.state = "HUNT"
-            if crc16(self.frame) != 0:
+            if crc16(self.frame) != CRC_RESIDUE:
                 return self._error(ErrorCode.BAD_CRC)
             return self._execute(self.frame[0], bytes(self.frame[3:3 + self.length]))
         return None
@@ -100,37 +103,28 @@ class LinkModel:
         return response
 
     def _execute(self, opcode, payload):
-        length = len(payload)
+        if opcode not in _KNOWN_OPCODES:
+            return self._error(ErrorCode.UNKNOWN_OPCODE)
+        if not length_is_legal(opcode, payload, sample_bytes=self.sample_bytes,
+                               word_bits=self.word_bits, max_payload=self.max_payload):
+            return self._error(ErrorCode.BAD_LENGTH)
         if opcode == Opcode.PING:
-            if length:
-                return self._error(ErrorCode.BAD_LENGTH)
             info = PingInfo(VERSION, self.word_bits, self.max_payload, self.depths)
             return self._ok(opcode, info.encode())
         if opcode == Opcode.STATUS:
-            if length:
-                return self._error(ErrorCode.BAD_LENGTH)
             return self._ok(opcode, struct.pack(f"<{N_COUNTERS}I", *self.counters))
         if opcode in (Opcode.LOAD, Opcode.READ):
             return self._memory(opcode, payload)
-        if opcode in ENGINE_OPCODES:
-            if opcode == Opcode.RESET:
-                self.counters = [0] * N_COUNTERS
-            status, answer = self._engine(opcode, payload)
-            if status:
-                return self._error(status)
-            return self._ok(opcode, answer)
-        return self._error(ErrorCode.UNKNOWN_OPCODE)
+        if opcode == Opcode.RESET:
+            self.counters = [0] * N_COUNTERS
+        status, answer = self._engine(opcode, payload)
+        if status:
+            return self._error(status)
+        return self._ok(opcode, answer)
 
     def _memory(self, opcode, payload):
         wb = word_bytes(self.word_bits)
-        region, address, count = struct.unpack("<BHH", payload[:5]) if len(payload) >= 5 else (
-            0, 0, 0)
-        if opcode == Opcode.LOAD:
-            length_ok = count != 0 and len(payload) == 5 + count * wb
-        else:
-            length_ok = count != 0 and len(payload) == 5 and count * wb <= self.max_payload
-        if not length_ok:
-            return self._error(ErrorCode.BAD_LENGTH)
+        region, address, count = struct.unpack("<BHH", payload[:5])
         if region >= len(self.depths):
             return self._error(ErrorCode.BAD_REGION)
         if address + count > self.depths[region]:
@@ -146,21 +140,18 @@ class LinkModel:
                                          for k in range(count)))
 
     def _engine(self, opcode, payload):
-        """The stub engine (``fewmul.hw.link_stub.StubEngine``): ``(status, answer)``."""
+        """The stub engine (``fewmul.sim.stub_engine.StubEngine``) on a frame whose length the
+        link has checked: ``(status, answer)``."""
         n = len(payload)
         if opcode == Opcode.RESET:
             self.seeded, self.steps, self.predictions = False, 0, 0
             return ErrorCode.OK, b""
         if opcode == Opcode.SEED:
-            if n != 4 * SEED_STREAMS:
-                return ErrorCode.BAD_LENGTH, b""
             if any(payload[k:k + 4] == b"\0\0\0\0" for k in range(0, n, 4)):
                 return ErrorCode.BAD_ARG, b""
             self.seeded = True
             return ErrorCode.OK, b""
         if opcode == Opcode.TRAIN:
-            if n != self.sample_bytes + 1:
-                return ErrorCode.BAD_LENGTH, b""
             if not self.seeded:
                 return ErrorCode.BAD_STATE, b""
             if payload[0] >= self.n_classes:
@@ -168,12 +159,8 @@ class LinkModel:
             self.steps = (self.steps + 1) & 0xFFFF_FFFF
             return ErrorCode.OK, bytes([sum(payload[1:]) & 0xFF])
         if opcode == Opcode.PREDICT:
-            if n != self.sample_bytes:
-                return ErrorCode.BAD_LENGTH, b""
             self.predictions = (self.predictions + 1) & 0xFFFF_FFFF
             return ErrorCode.OK, bytes([sum(payload) & 0xFF])
         if opcode != Opcode.COUNTERS:                   # the stub has no learning rate (LR)
             return ErrorCode.BAD_ARG, b""
-        if n:
-            return ErrorCode.BAD_LENGTH, b""
         return ErrorCode.OK, struct.pack("<II", self.steps, self.predictions)

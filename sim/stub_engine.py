@@ -1,22 +1,18 @@
-"""Stand-ins that let the host link run without the training engine.
+"""Test stand-in for the training engine behind the host link.
 
 :class:`StubEngine` answers every engine command of ``docs/protocol.md`` with the protocol's
-status codes and trivially checkable data; :class:`LinkSystem` is a :class:`fewmul.hw.link.Link`
-wired to a :class:`fewmul.hw.link_memory.LinkMemory` and a :class:`StubEngine`, with only the two
-byte streams outside: the unit the link testbench (and a board bring-up over a UART) drives.
-Its Python twin is ``fewmul.sim.tb_link_model.LinkModel``.
+status codes and trivially checkable data, so the link can be tested without the datapath. Its
+Python twin is ``fewmul.sim.link_model.LinkModel``.
 """
 
 from amaranth.hdl import Array, Cat, Module, Signal
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In
 
-from fewmul.host import SEED_STREAMS, ErrorCode, Opcode
+from fewmul.hw.link import EnginePortSignature
+from fewmul.protocol import DATA_HEADER_BYTES, SEED_STREAMS, ErrorCode, Opcode
 
-from .link import Link, engine_signature
-from .link_memory import LinkMemory
-
-__all__ = ["StubEngine", "LinkSystem"]
+__all__ = ["StubEngine"]
 
 
 class StubEngine(wiring.Component):
@@ -31,12 +27,18 @@ class StubEngine(wiring.Component):
     - PREDICT: payload ``sample`` of ``sample_bytes`` (else BAD_LENGTH); answers the same sum
       and counts a prediction.
     - COUNTERS: empty payload (else BAD_LENGTH); answers steps and predictions, LE32 each.
+    - DATA: BAD_LENGTH unless ``4 + count * (1 + sample_bytes)`` bytes with ``count >= 1``
+      (the link leaves DATA's length to the engine), else BAD_ARG (no data set).
+    - LR, EPOCH (and anything else): BAD_ARG (the stub has no learning rate, no data set).
+
+    The link refuses wrong lengths of RESET, SEED, COUNTERS and LR before they get here; the
+    stub checks SEED's and COUNTERS' again, as an engine may.
     """
 
     def __init__(self, *, sample_bytes, n_classes):
         self._sample_bytes = sample_bytes
         self._n_classes = n_classes
-        super().__init__({"engine": In(engine_signature())})
+        super().__init__({"engine": In(EnginePortSignature())})
 
     def elaborate(self, platform):
         m = Module()
@@ -54,6 +56,7 @@ class StubEngine(wiring.Component):
         status = Signal(8)
         answer = Signal(8)
         answer_length = Signal(4)
+        records = Signal(16)                            # DATA's count (payload bytes 2 and 3)
 
         with m.FSM(name="stub_engine") as fsm:
             with m.State("IDLE"):
@@ -72,6 +75,10 @@ class StubEngine(wiring.Component):
                                  word_or.eq(word_or | byte)]
                     with m.If(index == 0):
                         m.d.sync += label.eq(byte)
+                    with m.If(index == 2):
+                        m.d.sync += records[:8].eq(byte)
+                    with m.If(index == 3):
+                        m.d.sync += records[8:].eq(byte)
                     with m.If(index[:2] == 3):
                         m.d.sync += word_or.eq(0)
                         with m.If((word_or | byte) == 0):
@@ -116,6 +123,14 @@ class StubEngine(wiring.Component):
                             fail(ErrorCode.BAD_LENGTH)
                         with m.Else():
                             m.d.sync += [answer.eq(steps[:8]), answer_length.eq(8)]
+                    with m.Case(Opcode.DATA):
+                        # the link leaves DATA's length to the engine: records of 1 + sample
+                        with m.If((length < DATA_HEADER_BYTES) | (records == 0)
+                                  | (length != DATA_HEADER_BYTES
+                                     + records * (1 + self._sample_bytes))):
+                            fail(ErrorCode.BAD_LENGTH)
+                        with m.Else():
+                            fail(ErrorCode.BAD_ARG)                 # the stub has no data set
                     with m.Default():
                         fail(ErrorCode.BAD_ARG)
             with m.State("ANSWER"):
@@ -132,27 +147,4 @@ class StubEngine(wiring.Component):
         # plain functions of the state: see the note in fewmul.hw.link (Icarus and `always @*`)
         m.d.comb += [cmd.ready.eq(fsm.ongoing("IDLE")), arg.ready.eq(fsm.ongoing("ARGUMENT")),
                      resp.valid.eq(fsm.ongoing("ANSWER"))]
-        return m
-
-
-class LinkSystem(wiring.Component):
-    """:class:`Link` + :class:`LinkMemory` + :class:`StubEngine`; ports ``i`` and ``o`` only."""
-
-    def __init__(self, *, word_bits, depths, max_payload=256, timeout_cycles=1000,
-                 sample_bytes=64, n_classes=10):
-        self.link = Link(word_bits=word_bits, depths=depths, max_payload=max_payload,
-                         timeout_cycles=timeout_cycles)
-        self.memory = LinkMemory(word_bits=word_bits, depths=depths)
-        self.stub = StubEngine(sample_bytes=sample_bytes, n_classes=n_classes)
-        super().__init__({"i": In(stream.Signature(8)), "o": Out(stream.Signature(8))})
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.link = self.link
-        m.submodules.memory = self.memory
-        m.submodules.stub = self.stub
-        wiring.connect(m, wiring.flipped(self.i), self.link.i)
-        wiring.connect(m, self.link.o, wiring.flipped(self.o))
-        wiring.connect(m, self.link.mem, self.memory.bus)
-        wiring.connect(m, self.link.engine, self.stub.engine)
         return m
