@@ -309,7 +309,7 @@ async def epoch_bit_exact(dut):
     await _expect_error(link, Opcode.EPOCH, struct.pack("<HHI", n, n, 1)[:7],
                         ErrorCode.BAD_LENGTH)
 
-    mismatches, clips_total, steps = [], [0] * cfg.n_layers, 0
+    mismatches, clips_total, steps, epochs = [], [0] * cfg.n_layers, 0, []
     runs = [(n, max(1, n - 3), 0, None), (max(1, n // 2), max(1, n // 2), 1, cfg.lr_shift + 1)]
     for size, count, epoch, lr_shift in runs:
         step_cfg = cfg
@@ -323,6 +323,7 @@ async def epoch_bit_exact(dut):
             y = train_step(net, x_train[index], int(y_train[index]), streams, step_cfg, clips)
             correct += int(np.argmax(y)) == int(y_train[index])
         steps += count
+        epochs.append({"count": count, "cycles": answer["cycles"], "correct": correct})
         clips_total = [a + b for a, b in zip(clips_total, clips, strict=True)]
         if answer["correct"] != correct or answer["clips"] != clips:
             mismatches.append(f"EPOCH {epoch}: rtl {answer}, golden correct {correct}, "
@@ -347,4 +348,4 @@ async def epoch_bit_exact(dut):
     if params.get("result_json"):
         with open(params["result_json"], "w") as f:
             json.dump({"samples": n, "steps": steps, "mismatches": mismatches, "clips": clips_total,
-                       "engine_cycles": counters[2]}, f)
+                       "engine_cycles": counters[2], "epochs": epochs}, f)
