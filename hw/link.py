@@ -326,8 +326,8 @@ class Link(wiring.Component):
         address_ok = (address_field + count) <= depth
         count_bytes = count * wb
         # The request lengths of fewmul.protocol's table: every fixed length, LOAD's from its
-        # count, READ's answer within max_payload; TRAIN and PREDICT are the engine's to check
-        # (their length is its sample size). Plain expressions, not a Switch (see the note on
+        # count, READ's answer within max_payload; TRAIN, PREDICT and DATA are the engine's to
+        # check (their length depends on its sample size). Plain expressions, not a Switch (see the note on
         # Icarus below).
         def is_op(*ops):
             return Cat(*(opcode == op for op in ops)).any()
@@ -339,7 +339,7 @@ class Link(wiring.Component):
             & (count_bytes <= max_payload),
             is_op(Opcode.LOAD) & (count != 0)
             & (length == request_length(Opcode.LOAD, word_bits=self._word_bits, count=count)),
-            is_op(Opcode.TRAIN, Opcode.PREDICT),
+            is_op(Opcode.TRAIN, Opcode.PREDICT, Opcode.DATA),
         ]
         known_opcode, length_ok = Signal(), Signal()
         m.d.comb += [known_opcode.eq(is_op(*Opcode)), length_ok.eq(Cat(*length_rules).any())]
