@@ -8,6 +8,7 @@ import pytest
 
 from fewmul.config import Config
 from fewmul.golden import data, mlp
+from fewmul.golden.fast_epoch import FastEpoch, fast_dtype
 from fewmul.golden.float_ref import FloatNetwork, FloatTrainer
 from fewmul.golden.rng import Stream, StreamSet, Xorshift32, seed_states, xorshift32
 
@@ -63,14 +64,26 @@ def test_train_step_consumes_section_6_counts(digits):
                                      dict(update_fraction="round", update_rounding="nearest",
                                           weight_bits=6),
                                      dict(weights="ternary", weight_bits=5, rand_bits=16,
-                                          lr_shift=6)])
-def test_train_epoch_is_bit_identical_to_single_steps(digits, changes):
+                                          lr_shift=6),
+                                     dict(lr_shift=3, lr_range=0,      # float64 only
+                                          update_fraction="round"),
+                                     dict(weights="ternary", sampling="deterministic",
+                                          update_fraction="round", update_rounding="nearest",
+                                          weight_bits=3, rand_bits=6, activation="relu",
+                                          lr_shift=0)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_train_epoch_is_bit_identical_to_single_steps(digits, changes, dtype):
     cfg = CFG.replace(**changes)
-    assert mlp._exact_in_float(cfg)          # train_epoch takes its float64 fast path
+    if dtype is np.float32 and fast_dtype(cfg) is not np.float32:
+        pytest.skip("float32 is not exact for this configuration")
     net_a, net_b = mlp.init_network(cfg), mlp.init_network(cfg)
     streams_a, streams_b = StreamSet(3), StreamSet(3)
-    x, y = digits.x_train[:150], digits.y_train[:150]
-    scores_a = mlp.train_epoch(net_a, x, y, streams_a, cfg, block=64)
+    x, y = digits.x_train[:150].copy(), digits.y_train[:150]
+    rng = np.random.default_rng(5)
+    faint = rng.random(x.shape) < 0.1       # the smallest input values (1 .. 3) here and there
+    x[faint] = rng.integers(1, 4, size=faint.sum())
+    x[[5, 70]] = 0                          # inputs with no nonzero pixel: no layer-0 column
+    scores_a = FastEpoch(cfg, dtype).run(net_a, x, y, streams_a, block=64)
     scores_b = np.array([mlp.train_step(net_b, x[k], y[k], streams_b, cfg) for k in range(150)])
     assert (scores_a == scores_b).all()
     for a, b in zip(net_a.weights + net_a.biases, net_b.weights + net_b.biases, strict=True):
@@ -78,6 +91,21 @@ def test_train_epoch_is_bit_identical_to_single_steps(digits, changes):
     assert [s.state for s in streams_a.streams] == [s.state for s in streams_b.streams]
     assert not all((w == w0).all() for w, w0 in zip(net_a.weights, mlp.init_network(cfg).weights,
                                                      strict=True))
+
+
+def test_fast_path_takes_float32_only_where_it_is_exact():
+    assert fast_dtype(CFG) is np.float32
+    assert fast_dtype(Config(layers=(784, 256, 10), lr_shift=5)) is np.float32
+    # lr 2^-3: update_base_shift 0, so d 2^-S with S = 0 has 15 integer bits beside rho''s 8
+    # fraction bits (24 with the sign: float32's significand), 9 when the fraction rounds.
+    assert fast_dtype(CFG.replace(lr_shift=3, lr_range=0)) is np.float32
+    assert fast_dtype(CFG.replace(lr_shift=3, lr_range=0, update_fraction="round")) is np.float64
+    assert fast_dtype(CFG.replace(layers=(64, 600, 600, 10))) is np.float64   # backward sums
+    widest = Config(layers=(4096, 4096, 10), weight_bits=24, err_bits=32, err_frac=30,
+                    rand_bits=16, shift_bits=5, lr_shift=0, lr_range=0)
+    assert fast_dtype(widest) is np.float64        # every valid Config is exact in float64
+    with pytest.raises(ValueError, match="not exact for this configuration in float32"):
+        FastEpoch(CFG.replace(layers=(64, 600, 600, 10)), np.float32)
 
 
 def test_predict_fixed_is_batched_single_inference(digits):
