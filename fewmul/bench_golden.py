@@ -62,7 +62,17 @@ SPEED_SHAPES = (((64, 64, 10), "digits"), ((64, 256, 10), "digits"),
 #: Per-data-set changes to the tuned run (``cfg``: :class:`~fewmul.config.Config` fields,
 #: ``options``: :class:`~fewmul.commands.train.TrainOptions` fields, ``float_sgd``: the float
 #: SGD reference's schedule). Digits uses the defaults.
-DATASET_TUNING = {}
+DATASET_TUNING = {
+    # Scouting (seed 1, 40 epochs halved every 10, 784-256-10): float SGD 2^-4 93.5 %, flat
+    # after 13 epochs (100 % of the training set); binary 2^-5 92.0 / 90.2 (multiplier-free),
+    # 2^-4 91.0 / 90.2; ternary 2^-5 92.7 / 91.7, 2^-4 93.6 / 92.7. The fixed-point runs keep
+    # digits' schedule (2^-5, 60 epochs halved every 15: binary was still improving at 40).
+    "mnist": {"float_sgd": dict(lr_shift=4, epochs=30, lr_decay=10)},
+}
+
+#: Per-data-set targets (``fewmul bench golden`` marks each OK or MISS); issue 16 for mnist.
+DATASET_TARGETS = {"mnist": dict(vs_float_sgd=0.01, multiplier_free_vs_float_sgd=0.02,
+                                 samples_per_second_784_256_10=500)}
 
 
 def throughput(steps=3000, seed=1, layers=(64, 64, 10), dataset="digits"):
@@ -95,16 +105,23 @@ def speed_by_shape(steps=2000):
     return out
 
 
-def _cases(bits, float_sgd=FLOAT_SGD):
+#: The float references each run can include: ``all``, or ``sgd`` (float SGD only: the float
+#: binary / ternary connect references sample every weight in float64 and are slow on large
+#: networks, about 500 samples per CPU second at 784-256-10).
+REFERENCES = ("all", "sgd")
+
+
+def _cases(bits, float_sgd=FLOAT_SGD, references="all"):
     sgd_cfg = dict(lr_shift=float_sgd["lr_shift"])
     sgd_opt = dict(float_weights=True, epochs=float_sgd["epochs"],
                    lr_decay=float_sgd["lr_decay"])
     cases = [("binary, fixed, w16", dict(weights="binary"), dict()),
              ("ternary, fixed, w16", dict(weights="ternary"), dict()),
-             ("float SGD", sgd_cfg, sgd_opt),
-             ("float SGD, the fixed runs' schedule", dict(), dict(float_weights=True)),
-             ("binary, float (paper rule)", dict(weights="binary"), dict(arith="float")),
-             ("ternary, float (paper rule)", dict(weights="ternary"), dict(arith="float"))]
+             ("float SGD", sgd_cfg, sgd_opt)]
+    if references == "all":
+        cases += [("float SGD, the fixed runs' schedule", dict(), dict(float_weights=True)),
+                  ("binary, float (paper rule)", dict(weights="binary"), dict(arith="float")),
+                  ("ternary, float (paper rule)", dict(weights="ternary"), dict(arith="float"))]
     for b in bits:
         for mode in ("binary", "ternary"):
             cases.append((f"{mode}, fixed, w{b}", dict(weights=mode, weight_bits=b, **LOW_BITS),
@@ -130,16 +147,17 @@ def _one_run(task):
                   "multiplier_free_last": last,
                   "samples_per_second": result["samples_per_second"],
                   "samples_per_cpu_second": result["samples_per_cpu_second"],
-                  "layers": result["config"]["layers"]}
+                  "layers": result["config"]["layers"],
+                  "scale_shifts": result["config"]["scale_shifts"]}
 
 
 def run_bench(seeds=5, bits=(4, 5, 6, 8), epochs=None, jobs=1, progress=True, bits_seeds=None,
-              dataset=None, speed=True):
+              dataset=None, speed=True, references="all"):
     """Run every case for every seed (``jobs`` processes); returns the JSON-ready dict.
 
     ``bits_seeds``: seeds of the weight-width sweep (default: ``seeds``). ``dataset``: default
     the tuned run's (digits), with :data:`DATASET_TUNING`'s changes. ``speed``: also measure
-    :func:`speed_by_shape`.
+    :func:`speed_by_shape`. ``references``: one of :data:`REFERENCES`.
     """
     from fewmul.commands.train import DEFAULTS, INIT_RANGES, default_config
     dataset = DEFAULTS["dataset"] if dataset is None else dataset
@@ -151,7 +169,7 @@ def run_bench(seeds=5, bits=(4, 5, 6, 8), epochs=None, jobs=1, progress=True, bi
     float_sgd = tuning.get("float_sgd", FLOAT_SGD)
     base = default_config(**tuning.get("cfg", {}))
     cases = [(name, cfg_changes, {**options, **opt_changes})
-             for name, cfg_changes, opt_changes in _cases(bits, float_sgd)]
+             for name, cfg_changes, opt_changes in _cases(bits, float_sgd, references)]
     bits_seeds = seeds if bits_seeds is None else bits_seeds
     tasks = [(name, base.replace(seed=seed, **cfg_changes), opt_changes, epochs, dataset)
              for name, cfg_changes, opt_changes in cases
@@ -191,8 +209,8 @@ def run_bench(seeds=5, bits=(4, 5, 6, 8), epochs=None, jobs=1, progress=True, bi
                          "samples_per_cpu_second": float(np.mean(
                              [r["samples_per_cpu_second"] for r in rs]))}
     first = runs[ROW_CASES["binary"]]
-    layers = first[0]["layers"] if first else list(base.layers)   # with the data set's sizes
-    return {"config": {**base.as_dict(), "layers": layers, "dataset": dataset,
+    sizes = {k: first[0][k] for k in ("layers", "scale_shifts")} if first else {}
+    return {"config": {**base.as_dict(), **sizes, "dataset": dataset, "references": references,
                        "epochs": epochs, "lr_decay": options["lr_decay"], "float_sgd": float_sgd,
                        "low_bits": LOW_BITS, "low_bits_det": LOW_BITS_DET,
                        "init_ranges": INIT_RANGES,
@@ -203,7 +221,7 @@ def run_bench(seeds=5, bits=(4, 5, 6, 8), epochs=None, jobs=1, progress=True, bi
                                     "samples_per_second_wall": wall_rate,
                                     "machine": platform.processor() or platform.machine()},
             "speed_by_shape": speed_by_shape() if speed else [],
-            "targets": TARGETS}
+            "targets": DATASET_TARGETS.get(dataset, TARGETS)}
 
 
 #: Summary cases that become rows of ``docs/results/golden.json``, by weight mode.
@@ -273,30 +291,39 @@ def markdown(result):
     s, c = result["summary"], result["config"]
     sgd = s["float SGD"]["test_accuracy"]
     fs = c.get("float_sgd", FLOAT_SGD)
-    lines = [f"{c.get('dataset', 'digits')}, {'-'.join(map(str, c['layers']))} MLP, "
-             f"{c['activation']}, "
-             f"lr 2^-{c['lr_shift']} halved every {c['lr_decay']} epochs, scales "
-             f"{c['scale_shifts']}, {c['epochs']} epochs, online (one sample per step), "
-             f"{c['rand_bits']}-bit draws, update fraction {c.get('update_fraction', '?')}; "
-             f"mean ± std over seeds {c['seeds']} (weight-width sweep: seeds "
-             f"{c['bits_seeds']}). The float SGD reference has its own tuned schedule: lr "
-             f"2^-{fs['lr_shift']} halved every {fs['lr_decay']} epochs, "
-             f"{fs['epochs']} epochs (the vs-float-SGD column and the targets use it; its "
-             f"training runs in float64, not bit-exact: its samples per CPU second are not the "
-             f"golden model's). "
-             f"Initial weights uniform in ± {c.get('init_ranges', {}).get('binary', '?')} "
-             f"(binary), ± {c.get('init_ranges', {}).get('ternary', '?')} (ternary, float SGD). "
-             f"The weight-width sweep (w{', w'.join(map(str, c['bits']))}) runs with "
-             + ", ".join(f"{k} = {v}" for k, v in c.get("low_bits", LOW_BITS).items())
-             + f" (lr 2^-{c.get('low_bits', LOW_BITS).get('lr_shift', c['lr_shift'])} .. "
-             f"2^-{c.get('low_bits', LOW_BITS).get('lr_shift', c['lr_shift']) + 3})"
-             + ("; its deterministic-sign binary runs with "
-                + ", ".join(f"{k} = {v}" for k, v in c["low_bits_det"].items())
-                + ": binary connect's deterministic form, which the BinaryConnect code "
-                "tests with its signs (its binarization() keeps the real-valued weights at test "
-                "time for the stochastic form only), i.e. the multiplier-free column; their "
-                "paper-rule column (real-valued weights) is not how that form is used"
-                if "low_bits_det" in c else "") + ".",
+    text = (f"{c.get('dataset', 'digits')}, {'-'.join(map(str, c['layers']))} MLP, "
+            f"{c['activation']}, "
+            f"lr 2^-{c['lr_shift']} halved every {c['lr_decay']} epochs, scales "
+            f"{c['scale_shifts']}, {c['epochs']} epochs, online (one sample per step), "
+            f"{c['rand_bits']}-bit draws, update fraction {c.get('update_fraction', '?')}; "
+            f"mean ± std over seeds {c['seeds']}"
+            + (f" (weight-width sweep: seeds {c['bits_seeds']})" if c["bits"] else "")
+            + f". The float SGD reference has its own tuned schedule: lr "
+            f"2^-{fs['lr_shift']} halved every {fs['lr_decay']} epochs, "
+            f"{fs['epochs']} epochs (the vs-float-SGD column and the targets use it; its "
+            f"training runs in float64, not bit-exact: its samples per CPU second are not the "
+            f"golden model's). "
+            f"Initial weights uniform in ± {c.get('init_ranges', {}).get('binary', '?')} "
+            f"(binary), ± {c.get('init_ranges', {}).get('ternary', '?')} (ternary, float SGD).")
+    if c.get("references") == "sgd":
+        text += (" Float references: float SGD only (the float binary / ternary connect "
+                 "references sample every weight in float64: too slow for this run).")
+    if c["bits"]:
+        low = c.get("low_bits", LOW_BITS)
+        text += (f" The weight-width sweep (w{', w'.join(map(str, c['bits']))}) runs with "
+                 + ", ".join(f"{k} = {v}" for k, v in low.items())
+                 + f" (lr 2^-{low.get('lr_shift', c['lr_shift'])} .. "
+                 f"2^-{low.get('lr_shift', c['lr_shift']) + 3})")
+        if "low_bits_det" in c:
+            text += ("; its deterministic-sign binary runs with "
+                     + ", ".join(f"{k} = {v}" for k, v in c["low_bits_det"].items())
+                     + ": binary connect's deterministic form, which the BinaryConnect code "
+                     "tests with its signs (its binarization() keeps the real-valued weights "
+                     "at test time for the stochastic form only), i.e. the multiplier-free "
+                     "column; their paper-rule column (real-valued weights) is not how that "
+                     "form is used")
+        text += "."
+    lines = [text,
              "",
              "| run | test accuracy (paper rule) | multiplier-free | multiplier-free, std over "
              "the last 10 epochs | vs float SGD | samples / CPU s |",
@@ -332,13 +359,22 @@ def markdown(result):
     checks = []
     for mode in ("binary", "ternary"):
         v = s[f"{mode}, fixed, w16"]
-        checks.append(f"{mode}: {100 * v['test_accuracy']:.2f} % "
-                      f"({'OK' if v['test_accuracy'] >= tg['accuracy'] else 'MISS'} >= 95 %, "
-                      f"{'OK' if v['test_accuracy'] >= sgd - tg['vs_float_sgd'] else 'MISS'} "
-                      f"within 1 point of float SGD), multiplier-free "
-                      f"{100 * v['test_accuracy_multiplier_free']:.2f} % "
-                      f"({_ok(v['test_accuracy_multiplier_free'] >= tg['multiplier_free'])}"
-                      f" >= 94 %)")
+        acc, mf = v["test_accuracy"], v["test_accuracy_multiplier_free"]
+        marks = []
+        if "accuracy" in tg:
+            marks.append(f"{_ok(acc >= tg['accuracy'])} >= {100 * tg['accuracy']:.0f} %")
+        marks.append(f"{_ok(_within(sgd - acc, tg['vs_float_sgd']))} within "
+                     f"{100 * tg['vs_float_sgd']:.0f} point of float SGD")
+        mf_marks = []
+        if "multiplier_free" in tg:
+            mf_marks.append(f"{_ok(mf >= tg['multiplier_free'])} >= "
+                            f"{100 * tg['multiplier_free']:.0f} %")
+        if "multiplier_free_vs_float_sgd" in tg:
+            mf_marks.append(f"{_ok(_within(sgd - mf, tg['multiplier_free_vs_float_sgd']))} "
+                            f"within {100 * tg['multiplier_free_vs_float_sgd']:.0f} points of "
+                            f"float SGD")
+        checks.append(f"{mode}: {100 * acc:.2f} % ({', '.join(marks)}), multiplier-free "
+                      f"{100 * mf:.2f} % ({', '.join(mf_marks)})")
         for b in c["bits"]:
             low = s.get(f"{mode}, fixed, w{b}")
             if low is not None:
@@ -352,8 +388,15 @@ def markdown(result):
                               f"(multiplier-free): {100 * drop:+.2f} points below w16's paper-"
                               f"rule accuracy "
                               f"({_ok(_within(drop, tg['low_bits_drop']))} <= 2)")
-    checks.append(f"throughput {t['samples_per_cpu_second']:.0f} samples/CPU-s "
-                  f"({_ok(t['samples_per_cpu_second'] >= tg['samples_per_second'])} >= 2000)")
+    if "samples_per_second" in tg:
+        checks.append(f"throughput {t['samples_per_cpu_second']:.0f} samples/CPU-s "
+                      f"({_ok(t['samples_per_cpu_second'] >= tg['samples_per_second'])} >= "
+                      f"{tg['samples_per_second']})")
+    big = [r for r in result.get("speed_by_shape", []) if r["layers"] == [784, 256, 10]]
+    if "samples_per_second_784_256_10" in tg and big:
+        rate, want = big[0]["samples_per_cpu_second"], tg["samples_per_second_784_256_10"]
+        checks.append(f"throughput 784-256-10 {rate:.0f} samples/CPU-s "
+                      f"({_ok(rate >= want)} >= {want})")
     lines += ["", "Targets:", ""] + [f"- {line}" for line in checks]
     notes = NOTES.get(c.get("dataset", "digits"))
     if notes:
@@ -458,6 +501,8 @@ def add_arguments(p):
                    help="every run's figures (default: build/bench/golden[-DATASET].json)")
     p.add_argument("--rows", metavar="PATH", default="docs/results/golden.json",
                    help="the rows per data set and weight mode, merged into this file")
+    p.add_argument("--references", choices=REFERENCES, default="all",
+                   help="float references: all, or sgd (float SGD only; default: all)")
     p.add_argument("--no-speed", action="store_true",
                    help="skip the speed table by network size")
     p.add_argument("--from-json", metavar="PATH",
@@ -472,13 +517,15 @@ def _command(args):
         parts.append(f"--dataset {args.dataset}")
     parts.append(f"--seeds {args.seeds}")
     if list(args.bits) != [4, 5, 6, 8]:
-        parts.append("--bits " + " ".join(map(str, args.bits)))
+        parts.append(("--bits " + " ".join(map(str, args.bits))).rstrip())
     if args.bits_seeds is not None:
         parts.append(f"--bits-seeds {args.bits_seeds}")
     if args.epochs is not None:
         parts.append(f"--epochs {args.epochs}")
     if args.jobs != 1:
         parts.append(f"--jobs {args.jobs}")
+    if args.references != "all":
+        parts.append(f"--references {args.references}")
     if args.no_speed:
         parts.append("--no-speed")
     return " ".join(parts)
@@ -498,7 +545,7 @@ def main(args, command):
     else:
         result = run_bench(seeds=args.seeds, bits=tuple(args.bits), epochs=args.epochs,
                            jobs=args.jobs, bits_seeds=args.bits_seeds, dataset=args.dataset,
-                           speed=not args.no_speed)
+                           speed=not args.no_speed, references=args.references)
         result["command"] = command
     table = markdown(result)
     print(table)
