@@ -19,7 +19,8 @@ from amaranth.lib.crc import catalog
 __all__ = [
     "SYNC", "VERSION", "HEADER_BYTES", "TRAILER_BYTES", "RESPONSE_FLAG", "ERROR_OPCODE",
     "SEED_STREAMS", "MEMORY_HEADER_BYTES", "FRAME_CRC", "CRC_RESIDUE", "Opcode", "LINK_OPCODES",
-    "ENGINE_OPCODES", "DATA_HEADER_BYTES", "ErrorCode", "Counter", "N_COUNTERS", "FIXED_REQUEST_LENGTHS",
+    "ENGINE_OPCODES", "DATA_HEADER_BYTES", "ErrorCode", "Counter", "N_COUNTERS",
+    "FIXED_REQUEST_LENGTHS",
     "request_length", "length_is_legal", "Frame", "LinkError", "crc16", "encode_frame",
     "FrameDecoder", "decode_frame", "word_bytes", "encode_words", "decode_words",
     "load_payload", "read_payload", "seed_payload", "Region", "memory_map", "PingInfo",

@@ -327,8 +327,8 @@ class Link(wiring.Component):
         count_bytes = count * wb
         # The request lengths of fewmul.protocol's table: every fixed length, LOAD's from its
         # count, READ's answer within max_payload; TRAIN, PREDICT and DATA are the engine's to
-        # check (their length depends on its sample size). Plain expressions, not a Switch (see the note on
-        # Icarus below).
+        # check (their length depends on its sample size). Plain expressions, not a Switch
+        # (see the note on Icarus below).
         def is_op(*ops):
             return Cat(*(opcode == op for op in ops)).any()
 
