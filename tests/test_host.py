@@ -80,7 +80,8 @@ def test_request_lengths_are_table_4():
     lengths = {op: request_length(op, sample_bytes=64, word_bits=20, count=3) for op in Opcode}
     assert lengths == {Opcode.PING: 0, Opcode.LOAD: 5 + 3 * 3, Opcode.READ: 5, Opcode.STATUS: 0,
                        Opcode.RESET: 0, Opcode.SEED: 20, Opcode.TRAIN: 65, Opcode.PREDICT: 64,
-                       Opcode.COUNTERS: 0, Opcode.LR: 1}
+                       Opcode.COUNTERS: 0, Opcode.LR: 1, Opcode.DATA: 4 + 3 * 65,
+                       Opcode.EPOCH: 8}
     with pytest.raises(ValueError, match="no request opcode 0x42"):
         request_length(0x42)
     with pytest.raises(ValueError, match="the length of TRAIN needs sample_bytes"):
@@ -100,6 +101,11 @@ def test_request_lengths_are_table_4():
     (Opcode.READ, read_payload(0, 0, 24), True),
     (Opcode.READ, read_payload(0, 0, 25), False),              # answer above max_payload
     (Opcode.READ, read_payload(0, 0, 0), False),
+    (Opcode.DATA, b"\0\0\1\0" + bytes(9), True),               # one record of label + 8 inputs
+    (Opcode.DATA, b"\0\0\1\0" + bytes(8), False),
+    (Opcode.DATA, b"\0\0\0\0", False),                         # count 0
+    (Opcode.EPOCH, bytes(8), True),
+    (Opcode.EPOCH, bytes(7), False),
     (0x42, b"", False),
 ])
 def test_length_is_legal(opcode, payload, legal):
