@@ -31,11 +31,12 @@ col_addr, row_addr, post_addr : In(range(vec_depth))
 col : Out({u, q, u2}), row : Out({v, v2}), post_v2 : Out(K lanes)
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, memory
 from amaranth.lib.wiring import In, Out
 
 from ._checks import ConfigComponent
+from .const_table import const_table
 from .engine_plan import EnginePlan
 from .rng import xorshift32_next
 
@@ -45,11 +46,6 @@ __all__ = ["DrawUnit", "STREAMS", "draw_ports", "draw_cycles"]
 STREAMS = ("u", "v", "q", "u2", "v2")
 _COLUMN = ("u", "q", "u2")
 _ROW = ("v", "v2")
-
-
-def _table(values):
-    values = list(values)
-    return Array(Const(v, max(1, max(values).bit_length())) for v in values)
 
 
 def draw_ports(cfg, plan):
@@ -132,7 +128,7 @@ class DrawUnit(ConfigComponent):
             layer = Signal(range(cfg.n_layers + 1), name=f"{group}_layer")
             j = Signal(range(max(sizes) + D + 1), name=f"{group}_j")
             done = Signal(name=f"{group}_done")
-            size, base = _table(sizes)[layer], _table(bases)[layer]
+            size, base = const_table(sizes)[layer], const_table(bases)[layer]
             count = Signal(range(D + 1), name=f"{group}_count")      # draws this cycle
             m.d.comb += count.eq(Mux(drawing & ~done,
                                      Mux(size - j >= D, D, size - j), 0))

@@ -23,20 +23,16 @@ per cycle, from row 0 again when the address lies before it, so sequential acces
 cycles per word.
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from ._checks import ConfigComponent
+from .const_table import const_table
 from .engine_plan import EnginePlan
 from .link import MemoryPortSignature
 
 __all__ = ["ParameterStore", "parameter_ports"]
-
-
-def _table(values):
-    values = list(values)
-    return Array(Const(v, max(1, max(values).bit_length())) for v in values)
 
 
 def _port(shape, depth, *, write):
@@ -106,9 +102,9 @@ class ParameterStore(ConfigComponent):
 
         # -- the host's word access ------------------------------------------------------------
         bus, c = self.mem, self.mem.cmd.payload
-        t_n, t_tc = _table(plan.n), _table(plan.tc)
-        t_tile_base = _table(plan.tile_base + (plan.tiles,))
-        t_bias_base = _table(plan.vec_base[1:])
+        t_n, t_tc = const_table(plan.n), const_table(plan.tc)
+        t_tile_base = const_table(plan.tile_base + (plan.tiles,))
+        t_bias_base = const_table(plan.vec_base[1:])
         write = Signal()
         layer = Signal(range(cfg.n_layers + 1))
         address = Signal(16)

@@ -27,11 +27,12 @@ memories (one word = ``K`` lanes, boundary ``k`` of the network at ``vec_base[k]
 ``l + 1``), and the output scores. Cycles per step: :attr:`Sequencer.step_cycles`.
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, memory
 from amaranth.lib.wiring import In, Out
 
 from ._checks import ConfigComponent
+from .const_table import const_table
 from .draw_unit import draw_ports
 from .engine_plan import EnginePlan
 from .parameter_store import parameter_ports
@@ -40,12 +41,6 @@ from .post_forward import PostForward
 from .tile_pipeline import TileOp, TilePipeline, pipeline_latencies
 
 __all__ = ["Sequencer", "drain_cycles", "step_cycles"]
-
-
-def _table(values, width=None):
-    values = list(values)
-    width = width or max(1, max(values).bit_length())
-    return Array(Const(v, width) for v in values)
 
 
 def _last_mask(size, lanes):
@@ -165,11 +160,11 @@ class Sequencer(ConfigComponent):
         b_rd, b_wr = self.params_bias_read, self.params_bias_write
 
         # -- per-layer tables -------------------------------------------------------------------
-        t_tr, t_tc = _table(plan.tr), _table(plan.tc)
-        t_tile_base = _table(plan.tile_base + (plan.tiles,))
-        t_vec_base = _table(plan.vec_base)
-        t_out_mask = _table((_last_mask(n, K) for n in plan.m), K)
-        t_in_mask = _table((_last_mask(n, K) for n in plan.n), K)
+        t_tr, t_tc = const_table(plan.tr), const_table(plan.tc)
+        t_tile_base = const_table(plan.tile_base + (plan.tiles,))
+        t_vec_base = const_table(plan.vec_base)
+        t_out_mask = const_table((_last_mask(n, K) for n in plan.m), K)
+        t_in_mask = const_table((_last_mask(n, K) for n in plan.n), K)
 
         # -- step state ----------------------------------------------------------------------------
         training = Signal()
@@ -246,8 +241,7 @@ class Sequencer(ConfigComponent):
 
         # -- post-processing --
         last_layer = layer == L - 1
-        group_in = Signal.like(post_group)
-        m.d.comb += group_in.eq(post_group)
+        group_in = post_group                                # the group entering the posts
         label_lane = Mux((label >> k_log) == group_in, label[:k_log] if k_log else 0, K)
         for post in (post_f, post_b):
             m.d.comb += [post.tag.eq(group_in), post.layer.eq(layer), post.lr_offset.eq(lr_offset),

@@ -160,12 +160,7 @@ async def train_bit_exact(dut):
     for bad, code in [(bytes([cfg.lr_shift + cfg.lr_range + 1]), ErrorCode.BAD_ARG),
                       (bytes([cfg.lr_shift - 1]) if cfg.lr_shift else b"\xff", ErrorCode.BAD_ARG),
                       (bytes([cfg.lr_shift] * 2), ErrorCode.BAD_LENGTH)]:
-        try:
-            frame = await h.transport.exchange(encode_frame(Opcode.LR, bad))   # a raw frame
-            frame.raise_for_error(Opcode.LR)
-            raise AssertionError(f"LR {bad.hex()} accepted")
-        except LinkError as error:
-            assert error.code == code and error.opcode == Opcode.LR, (error, code)
+        await _expect_error(h.transport, Opcode.LR, bad, code)
     step_cfg = cfg
     if params.get("lr_shift") is not None:       # this run's learning rate (the LR command)
         step_cfg = cfg.replace(lr_shift=params["lr_shift"])
