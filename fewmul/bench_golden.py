@@ -3,7 +3,7 @@
 ``fewmul bench golden``: the golden model's accuracy and speed targets, on digits.
 
 For each seed ``1 .. seeds``, with the tuned defaults (:class:`fewmul.config.Config`,
-:data:`fewmul.commands.train.DEFAULTS`):
+:data:`fewmul.training.DEFAULTS`):
 
 - bit-exact fixed point, 16-bit weights, binary and ternary connect + QBP: test accuracy (the
   paper's rule) and multiplier-free accuracy (deterministic signs, integer forward);
@@ -56,9 +56,9 @@ def throughput(steps=3000, seed=1):
     ``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1``."""
     from threadpoolctl import threadpool_limits
 
-    from fewmul.commands.train import default_config
     from fewmul.golden.mlp import init_network, train_epoch
     from fewmul.golden.rng import StreamSet
+    from fewmul.training import default_config
     cfg = default_config(layers=(64, 64, 10), seed=seed)
     ds = datasets.load("digits", cfg)
     net, streams = init_network(cfg), StreamSet(seed)
@@ -90,7 +90,7 @@ def _cases(bits):
 
 
 def _one_run(task):
-    from fewmul.commands.train import DEFAULTS, TrainOptions, train
+    from fewmul.training import DEFAULTS, TrainOptions, train
     name, cfg, opt_changes, epochs = task
     ds = datasets.load(DEFAULTS["dataset"], cfg)
     options = TrainOptions(dataset=DEFAULTS["dataset"], **{"epochs": epochs, **opt_changes})
@@ -105,7 +105,7 @@ def run_bench(seeds=5, bits=(4, 5, 6, 8), epochs=None, jobs=1, progress=True, bi
 
     ``bits_seeds``: seeds of the weight-width sweep (default: ``seeds``).
     """
-    from fewmul.commands.train import DEFAULTS, INIT_RANGES, default_config
+    from fewmul.training import DEFAULTS, INIT_RANGES, default_config
     epochs = DEFAULTS["epochs"] if epochs is None else epochs
     base = default_config()
     cases = _cases(bits)
