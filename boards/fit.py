@@ -169,8 +169,10 @@ def check_fit(board, design, cfg, block=None):
     if short:
         needs = " and ".join(f"{'about ' if name != est.chip.bram_name else ''}{need} of the "
                              f"{est.chip.name}'s {have} {name}" for need, have, name in short)
+        fix = "a smaller array (--rows / --cols) or a narrower format"
+        if design == "system":
+            fix = "a smaller MLP (--hidden), " + fix
         raise DoesNotFit(
             f"{design} {cfg.array_rows}x{cfg.array_cols} does not fit {board.name}: it needs "
-            f"{needs} (estimate before synthesis, boards/fit.py); use a smaller array "
-            f"(--rows / --cols) or a narrower format")
+            f"{needs} (estimate before synthesis, boards/fit.py); use {fix}")
     return est
