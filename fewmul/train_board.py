@@ -223,7 +223,6 @@ class BoardTrainer:
                                self.summary(bit_exact=False))
 
     def train_epoch(self, order, lr_shift):
-        from fewmul.golden.mlp import train_step
         step_cfg = self.cfg.replace(lr_shift=self.cfg.check_lr_shift(lr_shift))
         started = time.perf_counter()
         self.device.set_lr(lr_shift)
@@ -234,24 +233,33 @@ class BoardTrainer:
                        leave=False)
         every = self.settings.check_every
         try:
-            for k, index in enumerate(order):
-                x, label = self.ds.x_train[index], int(self.ds.y_train[index])
-                answer = self.device.train([int(v) for v in x], label)
-                want = int(np.argmax(train_step(self.net, x, label, self.streams, step_cfg)))
-                self.stats["samples"] += 1
-                if len(answer) != 1 or answer[0] != want:
-                    self.stats["answers_wrong"] += 1
-                    self._fail([f"sample {self.stats['samples']}: board answered "
-                                f"{list(answer)}, golden argmax {want}"])
-                if every and (k + 1) % every == 0 and k + 1 < len(order):
-                    self._check(f"after sample {self.stats['samples']}")
-                if bar is not None:
-                    bar.update()
-            self._check(f"after sample {self.stats['samples']} (end of epoch)")
+            self._train_samples(order, step_cfg, every, bar)
+        except LinkError as exc:
+            raise BoardError(f"the board stopped answering properly after "
+                             f"{self.stats['samples']} samples ({exc}): check its cable and "
+                             f"power, then run again (with --program to start afresh)") from None
         finally:
             if bar is not None:
                 bar.close()
             self.stats["seconds"] += time.perf_counter() - started
+
+    def _train_samples(self, order, step_cfg, every, bar):
+        """TRAIN every sample of ``order``; golden alongside; answers and weights compared."""
+        from fewmul.golden.mlp import train_step
+        for k, index in enumerate(order):
+            x, label = self.ds.x_train[index], int(self.ds.y_train[index])
+            answer = self.device.train([int(v) for v in x], label)
+            want = int(np.argmax(train_step(self.net, x, label, self.streams, step_cfg)))
+            self.stats["samples"] += 1
+            if len(answer) != 1 or answer[0] != want:
+                self.stats["answers_wrong"] += 1
+                self._fail([f"sample {self.stats['samples']}: board answered {list(answer)}, "
+                            f"golden argmax {want}"])
+            if every and (k + 1) % every == 0 and k + 1 < len(order):
+                self._check(f"after sample {self.stats['samples']}")
+            if bar is not None:
+                bar.update()
+        self._check(f"after sample {self.stats['samples']} (end of epoch)")
 
     def predict(self, split, rule):
         from fewmul.golden.mlp import predict_fixed, predict_float

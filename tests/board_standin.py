@@ -11,7 +11,7 @@ board sim`` is the RTL's): the host code under test must reach it through the sa
 and checks as a board. Faults to test the host's error paths: ``mode="silent"`` (never
 answers: an unprogrammed board), ``mode="garbage"`` (answers every byte with noise, as a wrong
 baud rate does), ``corrupt_step=N`` (the N-th TRAIN also flips a weight: a planted bug the
-host's read-back must catch).
+host's read-back must catch), ``stop_after=N`` (silent after N TRAINs: a cable pulled).
 """
 
 import os
@@ -43,8 +43,10 @@ __all__ = ["StandInBoard"]
 
 
 class StandInBoard:
-    def __init__(self, cfg, *, mode="answer", corrupt_step=None, max_payload=256):
+    def __init__(self, cfg, *, mode="answer", corrupt_step=None, stop_after=None,
+                 max_payload=256):
         self.cfg, self.mode, self.corrupt_step = cfg, mode, corrupt_step
+        self.stop_after = stop_after
         self.max_payload = max_payload
         self.depths = [r.depth for r in memory_map(cfg)]
         self.memory = [[0] * d for d in self.depths]
@@ -88,6 +90,9 @@ class StandInBoard:
                 os.write(self._master, bytes(np.where(noise == 0xA5, 0x5A, noise)))
                 continue
             for frame in decoder.feed(data):
+                if self.steps == self.stop_after:     # the board went away mid-run
+                    self.mode = "silent"
+                    break
                 self.received.append(frame.opcode)
                 os.write(self._master, self._execute(frame.opcode, frame.payload))
 

@@ -77,6 +77,13 @@ def test_baud_rate_mismatch(tmp_path, capsys):
     one_line_error(capsys, "garbled answer", "at 9600 baud", "--baud 115200")
 
 
+def test_board_that_stops_answering(tmp_path, capsys):
+    with StandInBoard(iris_config(), stop_after=10) as board:
+        assert train_board(board.port, tmp_path, "--epochs", "1") == 1
+    one_line_error(capsys, "the board stopped answering properly after 10 samples",
+                   "check its cable and power")
+
+
 def test_design_that_does_not_match(tmp_path, capsys):
     with StandInBoard(default_config(layers=(4, 16, 3))) as board:
         assert train_board(board.port, tmp_path, "--epochs", "1") == 1
