@@ -21,7 +21,9 @@ def add_parser(sub):
     from fewmul.boards.synth import BOARDS
 
     p = sub.add_parser("build", help="build a bitstream of the array for a board",
-                       description=__doc__.split("\n\n")[0].replace("\n", " "))
+                       description="Build a bitstream of the fewmul array, the multiplier "
+                                   "baseline or the whole trainer for a board, after checking "
+                                   "that it fits; writes build.json beside it.")
     p.add_argument("--board", required=True, choices=list(BOARDS), help="target board")
     p.add_argument("--design", default="fewmul", choices=DESIGNS,
                    help="fewmul: the multiplier-free array; baseline: the multiplier array; "

@@ -121,7 +121,8 @@ def add_parser(sub):
     board.add_argument("--baud", type=int, default=None,
                        help="baud rate of the board's UART (default: 115200, the board tops')")
     board.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                       help="how long to wait for each answer (default: 2)")
+                       help="how long to wait for each answer (default: 2, or 30 on a "
+                            "pseudo-terminal /dev/pts/N: a simulated board is slower)")
     board.add_argument("--board", default=None, metavar="NAME",
                        help="the board (for --program)")
     board.add_argument("--program", action="store_true",
@@ -178,6 +179,12 @@ def _check_backend_options(args):
                              f"--backend {args.backend}")
 
 
+def _timeout(args):
+    if args.timeout is not None:
+        return args.timeout
+    return 30.0 if args.port.startswith("/dev/pts/") else 2.0
+
+
 def _settings(args):
     if args.backend == "rtl":
         from fewmul.train_rtl import RtlSettings
@@ -190,7 +197,7 @@ def _settings(args):
             raise ValueError("--backend board needs --port: the board's serial port (e.g. "
                              "/dev/ttyUSB1)")
         return BoardSettings(port=args.port, baud=args.baud or DEFAULT_BAUD,
-                             timeout=2.0 if args.timeout is None else args.timeout,
+                             timeout=_timeout(args),
                              check_every=args.check_every or 0, progress=not args.quiet)
     return None
 
