@@ -235,8 +235,10 @@ def run(args):
         return 1
     print(summary_line(result))
     if "bit_exact" in result:
+        cycles = (f", {result['cycles_per_sample']:.0f} engine cycles/sample"
+                  if result.get("cycles_per_sample") else "")
         print(f"{result['samples']} samples bit-exact with golden on {args.backend} "
-              f"({result['checks']} full checks of every weight)")
+              f"({result['checks']} full checks of every weight{cycles})")
     print(f"wrote {write_json(json_path, result)}")
     print(f"wrote {plot(result, plot_path)}")
     return 0
