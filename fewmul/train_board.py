@@ -15,7 +15,9 @@ then :class:`BoardTrainer` RESETs, LOADs the initial network and reads it back, 
 streams, and trains per sample with TRAIN frames: each epoch starts with LR (the schedule's
 shift), the golden model (``fewmul.golden.mlp.train_step``) runs alongside, every answer
 (the step's predicted class) is compared, and every weight and bias is read back and compared
-every ``check_every`` samples and at the end of each epoch (a mismatch raises
+after the first sample (what PING cannot check: a bitstream built with other datapath modes
+differs there, so at most one sample is trained on it), every ``check_every`` samples and at
+the end of each epoch (a mismatch raises
 :class:`fewmul.training.TrainingMismatch` naming layer, index and both values). Accuracy is the
 golden evaluation of the (identical) trained network, as for the rtl backend.
 """
@@ -33,6 +35,13 @@ __all__ = ["BoardError", "BoardSettings", "BoardTrainer", "board_backend", "conn
 
 #: The baud rate of the board tops (``fewmul.boards.top.BAUD``).
 DEFAULT_BAUD = 115200
+
+
+#: What a difference right after the first TRAIN most likely means.
+FIRST_SAMPLE_HINT = (" after one sample: the bitstream was probably built with other datapath "
+                     "choices than this run (PING cannot tell --sampling, --quantizer, "
+                     "--activation, --update-fraction, --rand-bits); pass the ones it was built "
+                     "with")
 
 
 class BoardError(RuntimeError):
@@ -211,15 +220,15 @@ class BoardTrainer:
             raise
         self.stats["seconds"] += time.perf_counter() - started
 
-    def _check(self, where):
+    def _check(self, where, hint=""):
         self.stats["checks"] += 1
         lines = compare_network(self.cfg, *self.device.read_network(self.cfg), self.net, where)
         if lines:
-            self._fail(lines)
+            self._fail(lines, hint)
 
-    def _fail(self, lines):
+    def _fail(self, lines, hint=""):
         self.stats["mismatches"] += lines[:100]
-        raise TrainingMismatch("board != golden:\n" + "\n".join(lines[:20]),
+        raise TrainingMismatch(f"board != golden{hint}:\n" + "\n".join(lines[:20]),
                                self.summary(bit_exact=False))
 
     def train_epoch(self, order, lr_shift):
@@ -251,11 +260,14 @@ class BoardTrainer:
             answer = self.device.train([int(v) for v in x], label)
             want = int(np.argmax(train_step(self.net, x, label, self.streams, step_cfg)))
             self.stats["samples"] += 1
+            first = self.stats["samples"] == 1
             if len(answer) != 1 or answer[0] != want:
                 self.stats["answers_wrong"] += 1
                 self._fail([f"sample {self.stats['samples']}: board answered {list(answer)}, "
-                            f"golden argmax {want}"])
-            if every and (k + 1) % every == 0 and k + 1 < len(order):
+                            f"golden argmax {want}"], FIRST_SAMPLE_HINT if first else "")
+            if first:
+                self._check("after the first sample", hint=FIRST_SAMPLE_HINT)
+            elif every and (k + 1) % every == 0 and k + 1 < len(order):
                 self._check(f"after sample {self.stats['samples']}")
             if bar is not None:
                 bar.update()

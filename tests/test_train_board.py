@@ -32,7 +32,7 @@ def test_board_backend_trains_bit_exact(tmp_path, capsys):
         assert train_board(board.port, tmp_path, *run, "--check-every", "50") == 0
     result = json.loads((tmp_path / "train-iris-board.json").read_text())
     assert result["bit_exact"] is True and result["samples"] == 200
-    assert result["checks"] == 1 + 2 * 2                 # after LOAD, then 2 per epoch
+    assert result["checks"] == 2 + 2 * 2          # after LOAD and sample 1, then 2 per epoch
     assert [e["lr_shift"] for e in result["epochs"]] == [5, 6]
     assert board.steps == 200 and board.received.count(0x0A) >= 2      # LR per epoch
     assert main(["train", *IRIS, *run, "--out", str(tmp_path)]) == 0
@@ -48,7 +48,7 @@ def test_board_backend_catches_a_wrong_weight(tmp_path, capsys):
     with StandInBoard(iris_config(), corrupt_step=30) as board:
         assert train_board(board.port, tmp_path, "--epochs", "1", "--check-every", "40") == 1
     err = capsys.readouterr().err
-    assert "board != golden" in err and "after sample 40: layer 0 weight [0, 0]" in err
+    assert "board != golden:" in err and "after sample 40: layer 0 weight [0, 0]" in err
     assert json.loads((tmp_path / "train-iris-board.json").read_text())["bit_exact"] is False
 
 
@@ -90,6 +90,17 @@ def test_design_that_does_not_match(tmp_path, capsys):
     one_line_error(capsys, "the board has a 4-16-3 MLP with 16-bit weights",
                    "the run needs a 4-8-3 MLP with 16-bit weights", "--hidden")
     assert board.received == [0x01] and board.loads == 0 and board.steps == 0
+
+
+def test_datapath_modes_ping_cannot_see(tmp_path, capsys):
+    """A board built with deterministic signs, a run with stochastic ones: caught after one
+    sample (its answer or the read-back that follows it)."""
+    with StandInBoard(iris_config(sampling="deterministic")) as board:
+        assert train_board(board.port, tmp_path, "--epochs", "1") == 1
+    err = capsys.readouterr().err
+    assert "board != golden after one sample" in err and "--sampling" in err
+    assert "sample 1: board answered" in err or "after the first sample: layer" in err
+    assert board.steps == 1
 
 
 def test_schedule_the_board_refuses(tmp_path, capsys):
