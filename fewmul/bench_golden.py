@@ -4,7 +4,7 @@
 ``--dataset``: any data set of :data:`fewmul.golden.data.DATASETS`).
 
 For each seed ``1 .. seeds``, with the tuned defaults (:class:`fewmul.config.Config`,
-:data:`fewmul.commands.train.DEFAULTS`):
+:data:`fewmul.training.DEFAULTS`):
 
 - bit-exact fixed point, 16-bit weights, binary and ternary connect + QBP: test accuracy (the
   paper's rule) and multiplier-free accuracy (deterministic signs, integer forward);
@@ -60,7 +60,7 @@ SPEED_SHAPES = (((64, 64, 10), "digits"), ((64, 256, 10), "digits"),
                 ((784, 128, 10), "mnist"), ((784, 256, 10), "mnist"))
 
 #: Per-data-set changes to the tuned run (``cfg``: :class:`~fewmul.config.Config` fields,
-#: ``options``: :class:`~fewmul.commands.train.TrainOptions` fields, ``float_sgd``: the float
+#: ``options``: :class:`~fewmul.training.TrainOptions` fields, ``float_sgd``: the float
 #: SGD reference's schedule). Digits uses the defaults.
 DATASET_TUNING = {
     # Scouting (seed 1, 40 epochs halved every 10, 784-256-10): float SGD 2^-4 93.5 %, flat
@@ -81,9 +81,9 @@ def throughput(steps=3000, seed=1, layers=(64, 64, 10), dataset="digits"):
     ``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1``. Default: 64-64-10 on digits."""
     from threadpoolctl import threadpool_limits
 
-    from fewmul.commands.train import default_config
     from fewmul.golden.mlp import init_network, train_epoch
     from fewmul.golden.rng import StreamSet
+    from fewmul.training import default_config
     cfg = default_config(layers=layers, seed=seed)
     ds = datasets.load(dataset, cfg)
     net, streams = init_network(cfg), StreamSet(seed)
@@ -136,7 +136,7 @@ LAST_EPOCHS = 10
 
 
 def _one_run(task):
-    from fewmul.commands.train import TrainOptions, train
+    from fewmul.training import TrainOptions, train
     name, cfg, opt_changes, epochs, dataset = task
     ds = datasets.load(dataset, cfg)
     options = TrainOptions(dataset=dataset, **{"epochs": epochs, **opt_changes})
@@ -159,7 +159,7 @@ def run_bench(seeds=5, bits=(4, 5, 6, 8), epochs=None, jobs=1, progress=True, bi
     the tuned run's (digits), with :data:`DATASET_TUNING`'s changes. ``speed``: also measure
     :func:`speed_by_shape`. ``references``: one of :data:`REFERENCES`.
     """
-    from fewmul.commands.train import DEFAULTS, INIT_RANGES, default_config
+    from fewmul.training import DEFAULTS, INIT_RANGES, default_config
     dataset = DEFAULTS["dataset"] if dataset is None else dataset
     tuning = DATASET_TUNING.get(dataset, {})
     options = {"lr_decay": DEFAULTS["lr_decay"], "epochs": DEFAULTS["epochs"],

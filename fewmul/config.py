@@ -105,11 +105,15 @@ class Config:
         _check_int("act_bits", self.act_bits, 3, 16)
         _check_int("weight_bits", self.weight_bits, 3, 24)
         _check_int("err_bits", self.err_bits, 4, 32)
-        _check_int("err_frac", self.err_frac, self.act_frac, self.err_bits - 2)
+        self._check_err_frac()
         _check_int("rand_bits", self.rand_bits, 1, 16)
         _check_int("shift_bits", self.shift_bits, 1, 5)
         _check_int("lr_shift", self.lr_shift, 0, 30)
-        _check_int("lr_range", self.lr_range, 0, 30 - self.lr_shift)
+        _check_int("lr_range", self.lr_range, 0)
+        if self.lr_shift + self.lr_range > 30:
+            raise ValueError(f"lr_shift + lr_range must be <= 30 (the largest learning-rate "
+                             f"shift), not {self.lr_shift} + {self.lr_range}: lower lr_range to "
+                             f"{30 - self.lr_shift} or less")
         _check_int("seed", self.seed, 0, 2**32 - 1)
         _check_int("array_rows", self.array_rows, 1, 256)
         _check_int("array_cols", self.array_cols, 1, 256)
@@ -128,6 +132,25 @@ class Config:
                 raise ValueError(f"scale_shifts must be a tuple of {len(layers) - 1} integers in "
                                  f"[0, 16], one per layer, not {scales!r}")
         object.__setattr__(self, "_scales", scales)
+
+    def _check_err_frac(self):
+        """err_frac lies in [act_bits - 1, err_bits - 2]: an error carries at least an
+        activation's fraction bits, plus a sign and an integer bit. Names all three fields."""
+        _check_int("err_frac", self.err_frac, 0)
+        lo, hi = self.act_frac, self.err_bits - 2
+        if lo <= self.err_frac <= hi:
+            return
+        if lo > hi:
+            raise ValueError(
+                f"err_bits {self.err_bits} is too narrow for act_bits {self.act_bits}: err_frac "
+                f"must be in [act_bits - 1, err_bits - 2] = [{lo}, {hi}], which is empty; use "
+                f"err_bits >= {lo + 2} (with err_frac in [{lo}, err_bits - 2]) or act_bits <= "
+                f"{self.err_bits - 1}")
+        raise ValueError(
+            f"err_frac {self.err_frac} does not fit act_bits {self.act_bits} and err_bits "
+            f"{self.err_bits}: err_frac must be in [act_bits - 1, err_bits - 2] = [{lo}, {hi}]; "
+            f"set err_frac in that range"
+            + (f" or err_bits >= {self.err_frac + 2}" if self.err_frac > hi else ""))
 
     def replace(self, **changes):
         """A copy with ``changes`` applied (validated like a new object)."""

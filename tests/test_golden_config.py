@@ -24,7 +24,17 @@ from fewmul.config import Config
     (dict(weight_bits=True), "weight_bits must be an integer, not True"),
     (dict(weight_bits=25), "weight_bits must be in [3, 24], not 25"),
     (dict(err_bits=3), "err_bits must be in [4, 32], not 3"),
-    (dict(err_frac=6), "err_frac must be in [7, 14], not 6"),
+    (dict(err_frac=6), "err_frac 6 does not fit act_bits 8 and err_bits 16: err_frac must be "
+                       "in [act_bits - 1, err_bits - 2] = [7, 14]; set err_frac in that range"),
+    (dict(err_bits=8), "err_bits 8 is too narrow for act_bits 8: err_frac must be in "
+                       "[act_bits - 1, err_bits - 2] = [7, 6], which is empty; use err_bits >= 9 "
+                       "(with err_frac in [7, err_bits - 2]) or act_bits <= 7"),
+    (dict(err_bits=10), "err_frac 12 does not fit act_bits 8 and err_bits 10: err_frac must be "
+                        "in [act_bits - 1, err_bits - 2] = [7, 8]; set err_frac in that range or "
+                        "err_bits >= 14"),
+    (dict(lr_shift=28, lr_range=3),
+     "lr_shift + lr_range must be <= 30 (the largest learning-rate shift), not 28 + 3: lower "
+     "lr_range to 2 or less"),
     (dict(rand_bits=0), "rand_bits must be in [1, 16], not 0"),
     (dict(shift_bits=6), "shift_bits must be in [1, 5], not 6"),
     (dict(lr_shift=-1), "lr_shift must be in [0, 30], not -1"),

@@ -198,7 +198,7 @@ def test_float_quantizer_gives_signed_powers_of_two():
 def test_short_training_run_learns(digits, weights):
     import dataclasses
 
-    from fewmul.commands.train import TrainOptions, default_config, train
+    from fewmul.training import TrainOptions, default_config, train
     subset = dataclasses.replace(digits, x_train=digits.x_train[:800],
                                  y_train=digits.y_train[:800])
     result = train(default_config(weights=weights), TrainOptions(dataset="digits", epochs=2),
@@ -218,22 +218,26 @@ def test_train_cli_writes_json_and_plot(tmp_path):
                            "samples_per_second"}
     assert result["config"]["layers"] == [4, 8, 3] and png.stat().st_size > 1000
     assert main(["train", "--dataset", "iris", "--hidden", "8", "--epochs", "1", "--quiet",
-                 "--weights", "float"]) == 0
+                 "--weights", "float", "--out", str(tmp_path)]) == 0
 
 
-def test_train_refuses_a_schedule_the_hardware_cannot_run(capsys):
+def test_train_refuses_a_schedule_the_hardware_cannot_run(capsys, tmp_path):
     from fewmul.cli import main
     args = ["train", "--dataset", "iris", "--hidden", "8", "--epochs", "5", "--lr-decay", "1",
-            "--quiet"]
-    assert main(args) == 2                                  # shifts 5 .. 9, lr_range 3
-    assert "raise lr_range or lr_decay" in capsys.readouterr().out
+            "--quiet", "--out", str(tmp_path)]
+    assert main(args + ["--lr-range", "3"]) == 2                  # shifts 5 .. 9
+    assert "raise lr_range to 4, or use fewer epochs or a larger lr_decay" in \
+        capsys.readouterr().err
     assert main(args + ["--lr-range", "4"]) == 0
+    assert main(args) == 0                                  # sized from the schedule: 4
+    assert json.loads((tmp_path / "train-iris-golden.json").read_text())["config"][
+        "lr_range"] == 4
 
 
 def test_tuned_defaults_run_on_the_hardware():
-    from fewmul.commands.train import DEFAULTS, TrainOptions, default_config
     from fewmul.config import FRACTION_MODES
     from fewmul.hw.engine_plan import EnginePlan
+    from fewmul.training import DEFAULTS, TrainOptions, default_config
     options = TrainOptions()
     for weights in ("binary", "ternary"):
         cfg = default_config(weights=weights)
@@ -247,7 +251,7 @@ def test_tuned_defaults_run_on_the_hardware():
 def test_train_resolves_the_tuned_initial_range():
     import dataclasses
 
-    from fewmul.commands.train import TrainOptions, default_config, default_init_range, train
+    from fewmul.training import TrainOptions, default_config, default_init_range, train
     ds = data.load("iris", CFG)
     ds = dataclasses.replace(ds, x_train=ds.x_train[:20], y_train=ds.y_train[:20])
     for weights in ("binary", "ternary"):

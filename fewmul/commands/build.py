@@ -1,13 +1,16 @@
-"""``fewmul build``: a bitstream of the fewmul array (or the multiplier baseline) for a board.
+"""``fewmul build``: a bitstream of the fewmul array, the multiplier baseline or the whole trainer
+for a board.
 
-Builds with YoWASP Yosys/nextpnr through ``fewmul.boards.synth.build_design``, writes the
-bitstream and a JSON report (board, device, design, PEs, achieved and constrained Fmax of the
-array clock, nextpnr utilization, peak MAC/s = PEs x Fmax, bitstream path) and prints a one-screen
-summary. ``--program`` loads the bitstream with openFPGALoader when it is installed.
+Checks that the design fits the chip (``fewmul.boards.fit``, before synthesis), builds with YoWASP
+Yosys/nextpnr through ``fewmul.boards.synth.build_design``, writes the bitstream and a JSON report
+(``build.json`` beside it: board, device, design, PEs, achieved and constrained Fmax of the array
+clock, nextpnr utilization, peak MAC/s = PEs x Fmax, bitstream path, Config) and prints a
+one-screen summary. ``--program`` loads the bitstream with openFPGALoader when it is installed.
+The trainer (``--design system``) is built with ``fewmul train``'s defaults (a 64-256-10 MLP,
+``fewmul.training.default_config``) so that ``fewmul train --backend board`` runs on it as is.
 """
 
 import json
-import sys
 from pathlib import Path
 
 __all__ = ["add_parser", "run", "summary", "DEMO_STEPS"]
@@ -18,12 +21,22 @@ def add_parser(sub):
     from fewmul.boards.synth import BOARDS
 
     p = sub.add_parser("build", help="build a bitstream of the array for a board",
-                       description=__doc__.split("\n\n")[0])
+                       description="Build a bitstream of the fewmul array, the multiplier "
+                                   "baseline or the whole trainer for a board, after checking "
+                                   "that it fits; writes build.json beside it.")
     p.add_argument("--board", required=True, choices=list(BOARDS), help="target board")
     p.add_argument("--design", default="fewmul", choices=DESIGNS,
-                   help="the multiplier-free array or the multiplier baseline (default fewmul)")
-    p.add_argument("--rows", type=int, default=8, help="array rows R (outputs; default 8)")
-    p.add_argument("--cols", type=int, default=8, help="array columns C (inputs; default 8)")
+                   help="fewmul: the multiplier-free array; baseline: the multiplier array; "
+                        "system: the whole trainer on the UART (engine + array + host link), "
+                        "what `fewmul train --backend board` trains on (default fewmul)")
+    defaults = ", ".join(f"{name} {r}x{c}" for name, (r, c) in
+                         ((b.name, b.array) for b in BOARDS.values()))
+    p.add_argument("--rows", type=int, default=None,
+                   help=f"array rows R (outputs; default: the board's, {defaults})")
+    p.add_argument("--cols", type=int, default=None,
+                   help="array columns C (inputs; default: the board's)")
+    p.add_argument("--hidden", type=int, nargs="+", default=None, metavar="N",
+                   help="system design: hidden layer sizes of the MLP (default: fewmul train's)")
     p.add_argument("--weight-bits", type=int, default=None, help="stored weight width")
     p.add_argument("--act-bits", type=int, default=None, help="activation width")
     p.add_argument("--err-bits", type=int, default=None, help="error width")
@@ -40,12 +53,30 @@ def add_parser(sub):
     p.set_defaults(func=run)
 
 
+def _shape(args):
+    from fewmul.boards.synth import board
+    rows, cols = board(args.board).array
+    return (rows if args.rows is None else args.rows), (cols if args.cols is None else args.cols)
+
+
 def config_from_args(args):
+    """The Config of a build: Config's defaults (``system``: ``fewmul train``'s), the array
+    shape (default: the board's), the number format and weights given."""
     from fewmul.boards.designs import FORMAT_FIELDS, array_config, format_fields
     fields = format_fields(**{name: getattr(args, name, None) for name in FORMAT_FIELDS})
     if getattr(args, "weights", None) is not None:
         fields["weights"] = args.weights
-    return array_config(args.rows, args.cols, **fields)
+    rows, cols = _shape(args)
+    hidden = getattr(args, "hidden", None)
+    if getattr(args, "design", None) == "system":
+        from fewmul.training import default_config
+        cfg = default_config()
+        if hidden is not None:
+            fields["layers"] = (cfg.layers[0], *hidden, cfg.layers[-1])
+        return cfg.replace(array_rows=rows, array_cols=cols, **fields)
+    if hidden is not None:
+        raise ValueError("--hidden applies to --design system only")
+    return array_config(rows, cols, **fields)
 
 
 def summary(report):
@@ -68,43 +99,35 @@ def summary(report):
 
 
 def run(args):
+    from fewmul.boards.fit import check_fit
     from fewmul.boards.synth import (
-        ProgrammerMissing,
-        SynthesisFailed,
+        REPORT,
+        board,
         build_design,
+        build_dir,
         openfpgaloader,
         program,
     )
     from fewmul.results import write_json
 
-    try:
-        cfg = config_from_args(args)
-    except ValueError as exc:
-        print(f"fewmul build: {exc}", file=sys.stderr)
-        return 2
+    cfg = config_from_args(args)            # ValueError: one line from fewmul.cli
     if args.program:
-        try:
-            openfpgaloader()                              # fail before a long build
-        except ProgrammerMissing as exc:
-            print(f"fewmul build: --program: {exc}", file=sys.stderr)
-            return 2
-    out = Path(args.out or f"build/{args.board}-{args.design}-{args.rows}x{args.cols}")
-    try:
-        report = build_design(args.board, args.design, cfg, build_dir=out, seed=args.seed,
-                              clock_mhz=args.clock_mhz)
-    except SynthesisFailed as exc:
-        print(f"fewmul build: {exc}", file=sys.stderr)
-        return 1
+        openfpgaloader()                    # ProgrammerMissing before a long build
+    rows, cols = _shape(args)
+    estimate = check_fit(board(args.board), args.design, cfg)     # DoesNotFit: before Yosys
+    print(f"fit estimate: {estimate.logic} of {estimate.chip.logic} {estimate.chip.logic_name}, "
+          f"{estimate.brams} of {estimate.chip.brams} {estimate.chip.bram_name}")
+    out = Path(args.out) if args.out else build_dir(args.board, args.design, rows, cols)
+    report = build_design(args.board, args.design, cfg, build_dir=out, seed=args.seed,
+                          clock_mhz=args.clock_mhz)
     print(summary(report))
+    write_json(out / REPORT, report)
+    print(f"  report    {out / REPORT}")
     if args.json:
         write_json(args.json, report)
         print(f"  report    {args.json}")
     if args.program:
-        try:
-            argv = program(args.board, report["bitstream"])
-        except (ProgrammerMissing, RuntimeError) as exc:
-            print(f"fewmul build: --program: {exc}", file=sys.stderr)
-            return 1
+        argv = program(args.board, report["bitstream"])
         print(f"  programmed with {' '.join(argv)}")
     return 0
 

@@ -1,235 +1,168 @@
-"""``fewmul train``: train an MLP on a bundled data set; JSON results and learning curves.
+"""``fewmul train``: parse the command line, run :func:`fewmul.training.train`, report.
 
-The loop is :func:`train` (reusable: ``fewmul bench`` and ``fewmul demo`` call it). It drives a
-*trainer* built by a backend from :data:`BACKENDS`: ``golden`` is the bit-exact numpy model
-(:mod:`fewmul.golden.mlp`) or, for ``--arith float`` / ``--weights float``, the float reference
-(:mod:`fewmul.golden.float_ref`). A backend is a function ``(cfg, dataset, options) -> trainer``;
-a trainer has
-
-- ``train_epoch(order, lr_shift)``: one online pass over the training samples ``order``
-  (indices) with learning rate ``2^-lr_shift``;
-- ``predict(split, rule)``: labels of ``split`` (``"train"`` / ``"test"``) under ``rule``
-  (``"paper"``: real-valued weights; ``"multiplier_free"``: deterministic signs, integer).
-
-Sample order: epoch ``k`` visits the training set in ``np.random.default_rng(seed)``'s ``k``-th
-permutation (host side; every backend uses the same order). Learning-rate schedule: epoch ``k``
-(from 0) uses ``lr_shift + k // lr_decay`` (constant when ``lr_decay`` is 0), see
-``docs/datapath.md`` section 9.
+The loop, its defaults and its backends live in :mod:`fewmul.training`; this module only turns
+arguments into a :class:`~fewmul.config.Config`, :class:`~fewmul.training.TrainOptions` and the
+backend's settings, then prints, writes the JSON and the plot.
 """
 
-import time
-from dataclasses import dataclass, replace
+import argparse
+import sys
+from pathlib import Path
 
-import numpy as np
+from fewmul.config import ACTIVATIONS, FRACTION_MODES, QUANTIZER_MODES, SAMPLING_MODES
+from fewmul.training import (
+    BACKENDS,
+    DEFAULTS,
+    INIT_RANGES,
+    TrainingMismatch,
+    TrainOptions,
+    default_config,
+    plot,
+    schedule_lr_range,
+    summary_line,
+    train,
+)
 
-from fewmul.config import ACTIVATIONS, FRACTION_MODES, QUANTIZER_MODES, SAMPLING_MODES, Config
-from fewmul.golden import data as datasets
-from fewmul.golden.mlp import INIT_RANGE
+__all__ = ["add_parser", "run", "config_from_args", "options_from_args", "DEMO_STEPS"]
 
-__all__ = ["BACKENDS", "DEFAULTS", "default_config", "TrainOptions", "train", "plot",
-           "add_parser", "run", "DEMO_STEPS"]
+DESCRIPTION = """\
+Train an MLP on a bundled data set (scikit-learn's digits, iris, wine, breast_cancer; split 80/20
+stratified, random_state 0) with binary or ternary connect and quantized back-propagation, on
+the bit-exact golden model (default), the simulated RTL (--backend rtl) or a board on a serial
+port (--backend board); rtl and board are checked against golden, weight by weight. Writes the
+results as JSON and learning curves as PNG (into --out unless --json / --plot say otherwise).
+The learning rate is 2^-LR_SHIFT for the first --lr-decay epochs, then halves every --lr-decay
+epochs; the hardware's run-time range (--lr-range) is sized from that schedule unless given.
+"""
 
-#: Tuned defaults of a training run (what ``fewmul bench golden`` measures), on top of the
-#: datapath defaults of :class:`fewmul.config.Config`. ``lr_shift`` is the first epoch's
-#: learning-rate shift (``Config.lr_shift`` stays the hardware's reset value); the schedule
-#: halves the rate every ``lr_decay`` epochs, so it needs ``lr_range >= (epochs - 1) // lr_decay``.
-DEFAULTS = dict(dataset="digits", hidden=(256,), epochs=60, lr_shift=5, lr_decay=15)
+EPILOG = """\
+examples:
+  fewmul train                                        # digits, 60 epochs, golden model
+  fewmul train --backend rtl --epochs 1 --samples 200 # 200 samples on Verilator, checked
+  fewmul train --backend board --board icebreaker --port /dev/ttyUSB1 --program --hidden 64
+"""
 
-#: Tuned half-width of the uniform initial weights, per weight mode (``float``: the float SGD
-#: reference). Sampled binary weights near 0 are pure noise (P(+1) = 1/2), so binary connect
-#: starts from larger weights; ternary weights near 0 sample to 0 and cost nothing.
-INIT_RANGES = dict(binary=1.0, ternary=0.5, float=INIT_RANGE)
-
-
-def default_init_range(weights):
-    """The tuned initial range for ``weights`` (``binary``, ``ternary`` or ``float``)."""
-    return INIT_RANGES[weights]
-
-
-#: Further :class:`~fewmul.config.Config` fields of the tuned run (datapath choices the hardware
-#: built for the run takes as well): the update's shifted-out fraction rounded, not truncated
-#: (unbiased; in hardware one guard bit of the update's shift).
-TUNED_CONFIG = dict(update_fraction="round")
-
-
-def default_config(**changes):
-    """:class:`~fewmul.config.Config` with the tuned run defaults, then ``changes``."""
-    cfg = Config()
-    tuned = dict(layers=(cfg.layers[0], *DEFAULTS["hidden"], cfg.layers[-1]),
-                 lr_shift=DEFAULTS["lr_shift"], **TUNED_CONFIG)
-    return cfg.replace(**{**tuned, **changes})
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    """Run-level choices that are not datapath configuration."""
-
-    dataset: str = DEFAULTS["dataset"]
-    epochs: int = DEFAULTS["epochs"]
-    arith: str = "fixed"                 # fixed: bit-exact golden; float: the paper's rule
-    float_weights: bool = False          # plain float SGD baseline (implies arith float)
-    init_range: float = None             # None: default_init_range of the run's weights
-    lr_decay: int = DEFAULTS["lr_decay"]  # epochs per halving of the learning rate (0: constant)
-
-    def lr_shift(self, cfg, epoch):
-        """The learning-rate shift of epoch ``epoch`` (from 0)."""
-        return cfg.lr_shift + (epoch // self.lr_decay if self.lr_decay else 0)
+#: Options that only some backends use (refused on the others instead of being ignored).
+BACKEND_OPTIONS = {"simulator": ("rtl",), "check_every": ("rtl", "board"),
+                   **{name: ("board",) for name in ("port", "baud", "timeout", "board", "program",
+                                                     "bitstream", "rows", "cols")}}
 
 
-class GoldenTrainer:
-    """The bit-exact golden model (``arith fixed``)."""
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's default in the help (unless its help names it or it has none); the
+    description and the examples as written."""
 
-    def __init__(self, cfg, ds, options):
-        from fewmul.golden.mlp import init_network
-        from fewmul.golden.rng import StreamSet
-        self.cfg, self.ds = cfg, ds
-        self.net = init_network(cfg, init_range=options.init_range)
-        self.streams = StreamSet(cfg.seed)
-
-    def train_epoch(self, order, lr_shift):
-        from fewmul.golden.mlp import train_epoch
-        train_epoch(self.net, self.ds.x_train[order], self.ds.y_train[order], self.streams,
-                    self.cfg.replace(lr_shift=lr_shift))
-
-    def predict(self, split, rule):
-        from fewmul.golden.mlp import predict_fixed, predict_float
-        x = self.ds.x_train if split == "train" else self.ds.x_test
-        return (predict_float if rule == "paper" else predict_fixed)(self.net, x, self.cfg)
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if ("(default" in text or action.default in (None, False, argparse.SUPPRESS)
+                or not action.option_strings):
+            return text
+        default = action.default
+        if isinstance(default, list):
+            default = " ".join(map(str, default))
+        return f"{text} (default: {default})".strip()
 
 
-class FloatRefTrainer:
-    """The float references: plain SGD (``float_weights``) or binary/ternary connect + QBP."""
-
-    def __init__(self, cfg, ds, options):
-        from fewmul.golden.float_ref import FloatNetwork, FloatTrainer
-        from fewmul.golden.mlp import init_network
-        self.ds = ds
-        net = init_network(cfg, init_range=options.init_range)
-        mode = "sgd" if options.float_weights else "connect"
-        self.trainer = FloatTrainer(FloatNetwork(*net.float_weights(cfg)), cfg, mode,
-                                    seed=cfg.seed)
-
-    def train_epoch(self, order, lr_shift):
-        self.trainer.eta = 2.0 ** -lr_shift
-        self.trainer.train_epoch(self.ds.float_train[order], self.ds.y_train[order])
-
-    def predict(self, split, rule):
-        x = self.ds.float_train if split == "train" else self.ds.float_test
-        return np.argmax(self.trainer.scores(x, deterministic=rule != "paper"), axis=-1)
-
-
-def golden_backend(cfg, ds, options):
-    if options.arith == "float" or options.float_weights:
-        return FloatRefTrainer(cfg, ds, options)
-    return GoldenTrainer(cfg, ds, options)
-
-
-def rtl_backend(cfg, ds, options):
-    from fewmul.train_rtl import rtl_backend
-    return rtl_backend(cfg, ds, options)
-
-
-#: Backend name -> ``(cfg, dataset, options) -> trainer``. Add an entry to add a backend.
-BACKENDS = {"golden": golden_backend, "rtl": rtl_backend}
-
-
-def train(cfg, options=TrainOptions(), backend="golden", progress=False, dataset=None):
-    """Train under ``cfg`` / ``options`` on ``backend``; returns the JSON-ready result dict.
-
-    ``cfg.layers[0]`` and ``cfg.layers[-1]`` are replaced by the data set's input and class
-    counts. ``progress``: show a tqdm bar. ``dataset``: an already loaded
-    :class:`~fewmul.golden.data.Dataset` (to save reloading in benchmarks).
-    """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; not {backend!r}")
-    if options.init_range is None:
-        options = replace(options, init_range=default_init_range(
-            "float" if options.float_weights else cfg.weights))
-    ds = dataset or datasets.load(options.dataset, cfg)
-    cfg = cfg.replace(layers=(ds.n_features, *cfg.layers[1:-1], ds.n_classes))
-    if not options.float_weights:           # the schedule must be one the hardware runs
-        shifts = [options.lr_shift(cfg, epoch) for epoch in range(options.epochs)]
-        if any(shift not in cfg.lr_shifts for shift in shifts):
-            raise ValueError(f"the learning-rate schedule uses shifts {min(shifts)} .. "
-                             f"{max(shifts)}, the hardware accepts lr_shift .. lr_shift + "
-                             f"lr_range = {cfg.lr_shift} .. {cfg.lr_shift + cfg.lr_range}: "
-                             f"raise lr_range or lr_decay")
-    trainer = BACKENDS[backend](cfg, ds, options)
-    order_rng = np.random.default_rng(cfg.seed)
-    history, wall, cpu = [], 0.0, 0.0
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=options.epochs, unit="epoch", desc=f"train {ds.name}")
-
-    def accuracy(split, rule):
-        labels = ds.y_train if split == "train" else ds.y_test
-        return float(np.mean(trainer.predict(split, rule) == labels))
-
-    for epoch in range(options.epochs):
-        order = order_rng.permutation(len(ds.y_train))
-        started, started_cpu = time.perf_counter(), time.process_time()
-        trainer.train_epoch(order, options.lr_shift(cfg, epoch))
-        wall += time.perf_counter() - started
-        cpu += time.process_time() - started_cpu
-        history.append({"epoch": epoch + 1,
-                        "train_accuracy": accuracy("train", "paper"),
-                        "test_accuracy": accuracy("test", "paper"),
-                        "test_accuracy_multiplier_free": accuracy("test", "multiplier_free")})
-        if bar is not None:
-            bar.set_postfix(test=f"{history[-1]['test_accuracy']:.3f}")
-            bar.update()
-    if bar is not None:
-        bar.close()
-    steps = options.epochs * len(ds.y_train)
-    arith = "float" if options.float_weights else options.arith
-    return {
-        "config": {**cfg.as_dict(), "dataset": ds.name, "epochs": options.epochs,
-                   "backend": backend, "arith": arith,
-                   "weights": "float" if options.float_weights else cfg.weights,
-                   "init_range": options.init_range, "lr_decay": options.lr_decay},
-        "epochs": history,
-        "test_accuracy": history[-1]["test_accuracy"] if history else None,
-        "test_accuracy_multiplier_free":
-            history[-1]["test_accuracy_multiplier_free"] if history else None,
-        "samples_per_second": steps / wall if wall else None,
-        "samples_per_cpu_second": steps / cpu if cpu else None,
-    }
-
-
-def plot(result, path):
-    """PNG learning curves (accuracy per epoch) of a :func:`train` result."""
-    import matplotlib
-    matplotlib.use("Agg")
-    from pathlib import Path
-
-    from matplotlib import pyplot as plt
-    epochs = [e["epoch"] for e in result["epochs"]]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for key, label in (("train_accuracy", "train (paper rule)"),
-                       ("test_accuracy", "test (paper rule)"),
-                       ("test_accuracy_multiplier_free", "test (multiplier-free)")):
-        ax.plot(epochs, [100 * e[key] for e in result["epochs"]], label=label, marker="o",
-                markersize=3)
-    c = result["config"]
-    ax.set_title(f"{c['dataset']} {'-'.join(map(str, c['layers']))} {c['weights']} "
-                 f"{c['arith']} w{c['weight_bits']}")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("accuracy (%)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
-def _config(args):
+def add_parser(sub):
+    from fewmul.golden import data as datasets
     defaults = default_config()
+    p = sub.add_parser("train", help="train an MLP (golden model, simulated RTL or a board)",
+                       description=DESCRIPTION, epilog=EPILOG, formatter_class=_Formatter)
+    p.add_argument("--dataset", choices=datasets.DATASETS, default=DEFAULTS["dataset"],
+                   help="scikit-learn's bundled data set")
+    p.add_argument("--hidden", type=int, nargs="+", default=list(DEFAULTS["hidden"]),
+                   metavar="N", help="hidden layer sizes")
+    p.add_argument("--weights", choices=("binary", "ternary", "float"), default=defaults.weights,
+                   help="sampled weights, or float: plain SGD baseline (implies --arith float)")
+    p.add_argument("--sampling", choices=SAMPLING_MODES, default=defaults.sampling,
+                   help="weight signs in training")
+    p.add_argument("--quantizer", choices=QUANTIZER_MODES, default=defaults.quantizer,
+                   help="rounding of layer inputs to powers of two")
+    p.add_argument("--activation", choices=ACTIVATIONS, default=defaults.activation,
+                   help="hidden activation: relu clip(z, 0, 1) or hard tanh clip(z, -1, 1)")
+    p.add_argument("--arith", choices=("fixed", "float"), default="fixed",
+                   help="fixed: bit-exact integer datapath; float: the paper's rule in float64")
+    p.add_argument("--epochs", type=int, default=DEFAULTS["epochs"],
+                   help="passes over the training set")
+    p.add_argument("--samples", type=int, default=None, metavar="N",
+                   help="train only the first N samples of each epoch (default: all)")
+    p.add_argument("--seed", type=int, default=defaults.seed,
+                   help="seed of the initial weights, the random streams and the sample order")
+    p.add_argument("--weight-bits", type=int, default=defaults.weight_bits,
+                   help="stored weight width (range [-1, 1))")
+    p.add_argument("--lr-shift", type=int, default=DEFAULTS["lr_shift"],
+                   help="first epoch's learning rate 2^-LR_SHIFT")
+    p.add_argument("--lr-decay", type=int, default=DEFAULTS["lr_decay"], metavar="EPOCHS",
+                   help="halve the learning rate every EPOCHS epochs (0: constant)")
+    p.add_argument("--lr-range", type=int, default=None, metavar="N",
+                   help="run-time learning-rate shifts LR_SHIFT .. LR_SHIFT + N the hardware "
+                        "accepts (default: what the schedule needs, (EPOCHS - 1) // LR_DECAY, "
+                        f"at least {defaults.lr_range})")
+    p.add_argument("--rand-bits", type=int, default=defaults.rand_bits,
+                   help="bits of every random draw")
+    p.add_argument("--update-fraction", choices=FRACTION_MODES, default=defaults.update_fraction,
+                   help="fraction bits of the update's shift: truncate (floor, biased down) or "
+                        "round (half up, unbiased)")
+    p.add_argument("--init-range", type=float, default=None,
+                   help="initial weights uniform in [-R, R] (default: "
+                        + ", ".join(f"{v} for {k}" for k, v in INIT_RANGES.items()) + ")")
+    p.add_argument("--backend", choices=tuple(BACKENDS), default="golden",
+                   help="golden: numpy model; rtl: the engine simulated; board: a serial port")
+    rtl = p.add_argument_group("rtl and board backends")
+    rtl.add_argument("--check-every", type=int, default=None, metavar="N",
+                     help="compare every weight with golden every N samples, and at the end of "
+                          "every epoch (default: rtl 100, board 0 = end of epoch only)")
+    rtl.add_argument("--simulator", choices=("icarus", "verilator"), default=None,
+                     help="rtl backend: HDL simulator (default: verilator)")
+    board = p.add_argument_group("board backend")
+    board.add_argument("--port", default=None,
+                       help="the board's serial port (e.g. /dev/ttyUSB1, or the /dev/pts/N "
+                            "that `fewmul board sim` prints)")
+    board.add_argument("--baud", type=int, default=None,
+                       help="baud rate of the board's UART (default: 115200, the board tops')")
+    board.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                       help="how long to wait for each answer (default: 2, or 30 on a "
+                            "pseudo-terminal /dev/pts/N: a simulated board is slower)")
+    board.add_argument("--board", default=None, metavar="NAME",
+                       help="the board (for --program)")
+    board.add_argument("--program", action="store_true",
+                       help="load the board's system bitstream with openFPGALoader first")
+    board.add_argument("--bitstream", default=None, metavar="PATH",
+                       help="the bitstream --program loads (default: the one `fewmul build "
+                            "--board NAME --design system` wrote for this array)")
+    board.add_argument("--rows", type=int, default=None,
+                       help="array rows of the bitstream --program looks for (default: the "
+                            "board's)")
+    board.add_argument("--cols", type=int, default=None,
+                       help="array columns of the bitstream --program looks for")
+    out = p.add_argument_group("output")
+    out.add_argument("--out", default="results", metavar="DIR",
+                     help="folder of the JSON and the plot (train-<dataset>-<backend>.json/png)")
+    out.add_argument("--json", metavar="PATH", default=None,
+                     help="write the JSON here instead (default: in --out)")
+    out.add_argument("--plot", metavar="PATH", default=None,
+                     help="write the PNG learning curves here instead (default: in --out)")
+    out.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def options_from_args(args):
+    """The :class:`~fewmul.training.TrainOptions` of parsed ``fewmul train`` arguments."""
+    return TrainOptions(dataset=args.dataset, epochs=args.epochs, arith=args.arith,
+                        float_weights=args.weights == "float", init_range=args.init_range,
+                        lr_decay=args.lr_decay, samples=args.samples)
+
+
+def config_from_args(args, options):
+    """The :class:`~fewmul.config.Config` of parsed arguments (``lr_range`` sized from the
+    schedule of ``options`` unless given)."""
+    defaults = default_config()
+    lr_range = args.lr_range
+    if lr_range is None:
+        lr_range = schedule_lr_range(args.lr_shift, options, minimum=defaults.lr_range)
     changes = dict(layers=(defaults.layers[0], *args.hidden, defaults.layers[-1]),
                    sampling=args.sampling, seed=args.seed, weight_bits=args.weight_bits,
-                   lr_shift=args.lr_shift, lr_range=args.lr_range, rand_bits=args.rand_bits,
+                   lr_shift=args.lr_shift, lr_range=lr_range, rand_bits=args.rand_bits,
                    activation=args.activation, quantizer=args.quantizer,
                    update_fraction=args.update_fraction)
     if args.weights != "float":
@@ -237,75 +170,77 @@ def _config(args):
     return defaults.replace(**changes)
 
 
-def add_parser(sub):
-    defaults = default_config()
-    p = sub.add_parser("train", help="train an MLP (bit-exact golden model or float reference)")
-    p.add_argument("--dataset", choices=datasets.DATASETS, default=DEFAULTS["dataset"])
-    p.add_argument("--hidden", type=int, nargs="+", default=list(DEFAULTS["hidden"]),
-                   metavar="N", help="hidden layer sizes (default: %(default)s)")
-    p.add_argument("--weights", choices=("binary", "ternary", "float"), default=defaults.weights,
-                   help="sampled weights, or float: plain SGD baseline (implies --arith float)")
-    p.add_argument("--sampling", choices=SAMPLING_MODES, default=defaults.sampling)
-    p.add_argument("--quantizer", choices=QUANTIZER_MODES, default=defaults.quantizer)
-    p.add_argument("--activation", choices=ACTIVATIONS, default=defaults.activation)
-    p.add_argument("--arith", choices=("fixed", "float"), default="fixed",
-                   help="fixed: bit-exact integer datapath; float: the paper's rule in float64")
-    p.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
-    p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--weight-bits", type=int, default=defaults.weight_bits)
-    p.add_argument("--lr-shift", type=int, default=DEFAULTS["lr_shift"],
-                   help="learning rate 2^-LR_SHIFT (default: %(default)s)")
-    p.add_argument("--lr-decay", type=int, default=DEFAULTS["lr_decay"], metavar="EPOCHS",
-                   help="halve the learning rate every EPOCHS epochs, 0: constant "
-                        "(default: %(default)s)")
-    p.add_argument("--lr-range", type=int, default=defaults.lr_range, metavar="N",
-                   help="run-time learning-rate shifts LR_SHIFT .. LR_SHIFT + N the hardware "
-                        "accepts (default: %(default)s)")
-    p.add_argument("--rand-bits", type=int, default=defaults.rand_bits,
-                   help="bits of every random draw (default: %(default)s)")
-    p.add_argument("--update-fraction", choices=FRACTION_MODES, default=defaults.update_fraction,
-                   help="fraction bits of the update's shift: truncate (floor, biased down) or "
-                        "round (half up, unbiased; default: %(default)s)")
-    p.add_argument("--init-range", type=float, default=None,
-                   help="initial weights uniform in [-R, R] (default: "
-                        + ", ".join(f"{v} for {k}" for k, v in INIT_RANGES.items()) + ")")
-    p.add_argument("--backend", choices=tuple(BACKENDS), default="golden")
-    from fewmul.train_rtl import add_arguments as add_rtl_arguments
-    add_rtl_arguments(p)
-    p.add_argument("--json", metavar="PATH", help="write the results as JSON")
-    p.add_argument("--plot", metavar="PATH", help="write PNG learning curves")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+def _check_backend_options(args):
+    for name, backends in BACKEND_OPTIONS.items():
+        value = getattr(args, name)
+        if value not in (None, False) and args.backend not in backends:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} applies to --backend {' / '.join(backends)} only, not "
+                             f"--backend {args.backend}")
+
+
+def _timeout(args):
+    if args.timeout is not None:
+        return args.timeout
+    return 30.0 if args.port.startswith("/dev/pts/") else 2.0
+
+
+def _settings(args):
+    if args.backend == "rtl":
+        from fewmul.train_rtl import RtlSettings
+        return RtlSettings(simulator=args.simulator or "verilator",
+                           check_every=100 if args.check_every is None else args.check_every,
+                           quiet=args.quiet)
+    if args.backend == "board":
+        from fewmul.train_board import DEFAULT_BAUD, BoardSettings
+        if args.port is None:
+            raise ValueError("--backend board needs --port: the board's serial port (e.g. "
+                             "/dev/ttyUSB1)")
+        return BoardSettings(port=args.port, baud=args.baud or DEFAULT_BAUD,
+                             timeout=_timeout(args),
+                             check_every=args.check_every or 0, progress=not args.quiet)
+    return None
+
+
+def _program(args, cfg):
+    from fewmul.boards.synth import program, system_bitstream
+    if args.board is None:
+        raise ValueError("--program needs --board NAME: the board to program")
+    bitstream = system_bitstream(args.board, cfg, rows=args.rows, cols=args.cols,
+                                 path=args.bitstream)
+    argv = program(args.board, bitstream)
+    print(f"programmed {args.board}: {' '.join(argv)}")
 
 
 def run(args):
     from fewmul.results import write_json
-    if args.backend == "rtl":                  # RTL in simulation, checked against golden
-        from fewmul.train_rtl import run as run_rtl
-        return run_rtl(args)
+    _check_backend_options(args)
+    options = options_from_args(args)
+    cfg = config_from_args(args, options)
+    settings = _settings(args)
+    dataset = None
+    if args.program:
+        from fewmul.golden import data as datasets
+        dataset = datasets.load(options.dataset, cfg)
+        _program(args, cfg.replace(layers=(dataset.n_features, *cfg.layers[1:-1],
+                                           dataset.n_classes)))
+    json_path = Path(args.json or Path(args.out) / f"train-{args.dataset}-{args.backend}.json")
+    plot_path = Path(args.plot or Path(args.out) / f"train-{args.dataset}-{args.backend}.png")
     try:
-        cfg = _config(args)
-    except ValueError as exc:
-        print(f"fewmul train: {exc}")
-        return 2
-    options = TrainOptions(dataset=args.dataset, epochs=args.epochs, arith=args.arith,
-                           float_weights=args.weights == "float", init_range=args.init_range,
-                           lr_decay=args.lr_decay)
-    try:
-        result = train(cfg, options, backend=args.backend, progress=not args.quiet)
-    except ValueError as exc:
-        print(f"fewmul train: {exc}")
-        return 2
-    c = result["config"]
-    print(f"{c['dataset']} {'-'.join(map(str, c['layers']))} {c['weights']} {c['sampling']} "
-          f"{c['arith']} w{c['weight_bits']}: test accuracy {100 * result['test_accuracy']:.2f} % "
-          f"(multiplier-free {100 * result['test_accuracy_multiplier_free']:.2f} %), "
-          f"{result['samples_per_second']:.0f} samples/s "
-          f"({result['samples_per_cpu_second']:.0f} per CPU second)")
-    if args.json:
-        print(f"wrote {write_json(args.json, result)}")
-    if args.plot:
-        print(f"wrote {plot(result, args.plot)}")
+        result = train(cfg, options, backend=args.backend, settings=settings,
+                       progress=not args.quiet and args.backend != "rtl", dataset=dataset)
+    except TrainingMismatch as exc:
+        print(f"fewmul train --backend {args.backend}: {exc}", file=sys.stderr)
+        print(f"wrote {write_json(json_path, exc.summary)}")
+        return 1
+    print(summary_line(result))
+    if "bit_exact" in result:
+        cycles = (f", {result['cycles_per_sample']:.0f} engine cycles/sample"
+                  if result.get("cycles_per_sample") else "")
+        print(f"{result['samples']} samples bit-exact with golden on {args.backend} "
+              f"({result['checks']} full checks of every weight{cycles})")
+    print(f"wrote {write_json(json_path, result)}")
+    print(f"wrote {plot(result, plot_path)}")
     return 0
 
 
@@ -319,7 +254,19 @@ def _demo(out):
             f"{result['samples_per_cpu_second']:.0f} training samples per CPU second")
 
 
-DEMO_STEPS = [("train digits (golden)", _demo)]
-from fewmul.train_rtl import DEMO_STEPS as _RTL_DEMO_STEPS  # noqa: E402
+def _demo_rtl(out):
+    """A short bit-exact RTL run: 40 digits samples on a 64-16-10 MLP, 4x4 array, Verilator."""
+    from fewmul.config import Config
+    from fewmul.train_rtl import RtlSettings, fast_build
+    settings = RtlSettings(simulator="verilator", check_every=20, quiet=True,
+                           build_dir=str(Path(out) / "train-rtl"))
+    cfg = Config(layers=(64, 16, 10), array_rows=4, array_cols=4)
+    with fast_build():
+        result = train(cfg, TrainOptions(dataset="digits", epochs=1, samples=40), backend="rtl",
+                       settings=settings)
+    return (f"RTL (Verilator) == golden on {result['samples']} digits samples, "
+            f"{result['cycles_per_sample']:.0f} cycles/sample, test accuracy after "
+            f"them {100 * result['test_accuracy']:.1f} %, {result['seconds']:.0f} s")
 
-DEMO_STEPS += _RTL_DEMO_STEPS
+
+DEMO_STEPS = [("train digits (golden)", _demo), ("train digits (RTL, Verilator)", _demo_rtl)]
