@@ -10,7 +10,7 @@ import sys
 
 __all__ = ["main", "COMMANDS", "command_modules"]
 
-COMMANDS = ("doctor", "demo", "train", "sim", "build", "bench", "formal")
+COMMANDS = ("doctor", "demo", "train", "sim", "build", "board", "bench", "formal")
 
 
 def command_modules():
