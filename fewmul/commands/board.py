@@ -13,14 +13,14 @@ import argparse
 import json
 import signal
 import sys
+import time
 
-__all__ = ["add_parser", "run", "config_from_args"]
+__all__ = ["add_parser", "run", "config_from_args", "add_config_arguments", "add_netlist_arguments",
+           "run_netlist"]
 
 
 def add_parser(sub):
     from fewmul.boards.synth import BOARDS
-    from fewmul.commands.train import default_config
-    from fewmul.config import FRACTION_MODES
     from fewmul.sim.virtual_board import DEFAULT_DIVISOR
 
     p = sub.add_parser("board", help="a virtual board: the board top simulated on a serial port",
@@ -29,31 +29,39 @@ def add_parser(sub):
     s = actions.add_parser("sim", help="serve the board's trainer, simulated, on a pty",
                            description=__doc__.split("\n\n")[0],
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    defaults = default_config()
     s.add_argument("--board", required=True, choices=list(BOARDS), help="the board whose top "
                    "is simulated (it needs a UART)")
-    s.add_argument("--hidden", type=int, nargs="+", default=list(defaults.layers[1:-1]),
-                   metavar="N", help="hidden layer sizes (as fewmul train)")
-    s.add_argument("--rows", type=int, default=4, help="array rows")
-    s.add_argument("--cols", type=int, default=4, help="array columns")
-    s.add_argument("--weights", choices=("binary", "ternary"), default=defaults.weights,
-                   help="weight sampling (as fewmul train)")
-    s.add_argument("--weight-bits", type=int, default=defaults.weight_bits,
-                   help="stored weight width (as fewmul train)")
-    s.add_argument("--lr-shift", type=int, default=defaults.lr_shift,
-                   help="the engine's reset learning-rate shift (as fewmul train)")
-    s.add_argument("--lr-range", type=int, default=defaults.lr_range,
-                   help="run-time learning-rate shifts the engine accepts above --lr-shift")
-    s.add_argument("--update-fraction", choices=FRACTION_MODES,
-                   default=defaults.update_fraction, help="as fewmul train")
-    s.add_argument("--config", metavar="JSON", default=None,
-                   help="the whole Config as JSON (a file, e.g. the 'config' of a fewmul train "
-                        "--json result); replaces the options above except --rows/--cols")
+    add_config_arguments(s)
     s.add_argument("--divisor", type=int, default=DEFAULT_DIVISOR,
                    help="UART clocks per bit of the simulated board (>= 4)")
     s.add_argument("--link", metavar="PATH", default=None,
                    help="also make PATH a symlink to the port (removed at exit)")
     s.set_defaults(func=run)
+
+
+def add_config_arguments(p, *, hidden=None, rows=4, cols=4):
+    """The trainer's options (``fewmul train``'s defaults; ``hidden`` None: its hidden layer)."""
+    from fewmul.commands.train import default_config
+    from fewmul.config import FRACTION_MODES
+    defaults = default_config()
+    p.add_argument("--hidden", type=int, nargs="+",
+                   default=list(defaults.layers[1:-1]) if hidden is None else hidden,
+                   metavar="N", help="hidden layer sizes (as fewmul train)")
+    p.add_argument("--rows", type=int, default=rows, help="array rows")
+    p.add_argument("--cols", type=int, default=cols, help="array columns")
+    p.add_argument("--weights", choices=("binary", "ternary"), default=defaults.weights,
+                   help="weight sampling (as fewmul train)")
+    p.add_argument("--weight-bits", type=int, default=defaults.weight_bits,
+                   help="stored weight width (as fewmul train)")
+    p.add_argument("--lr-shift", type=int, default=defaults.lr_shift,
+                   help="the engine's reset learning-rate shift (as fewmul train)")
+    p.add_argument("--lr-range", type=int, default=defaults.lr_range,
+                   help="run-time learning-rate shifts the engine accepts above --lr-shift")
+    p.add_argument("--update-fraction", choices=FRACTION_MODES,
+                   default=defaults.update_fraction, help="as fewmul train")
+    p.add_argument("--config", metavar="JSON", default=None,
+                   help="the whole Config as JSON (a file, e.g. the 'config' of a fewmul train "
+                        "--json result); replaces the options above except --rows/--cols")
 
 
 def config_from_args(args):
@@ -125,3 +133,93 @@ def run(args):
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+# -- fewmul sim --netlist: the synthesized trainer on the same host path ----------------------
+
+def add_netlist_arguments(p):
+    """``fewmul sim``'s options of ``--netlist`` (a small trainer by default: it must fit)."""
+    from fewmul.boards.synth import BOARDS
+    from fewmul.sim.virtual_board import DEFAULT_DIVISOR
+    g = p.add_argument_group("--netlist: the board build's netlist on the cell models")
+    g.add_argument("--netlist", action="store_true",
+                   help="synthesize the trainer for --board (Yosys, nextpnr) and train "
+                        "--samples digits samples on its netlist, checked against golden")
+    g.add_argument("--board", choices=list(BOARDS), default=None)
+    g.add_argument("--samples", type=int, default=4, help="digits samples to train (default 4)")
+    g.add_argument("--post-route", action="store_true",
+                   help="simulate nextpnr's placed and routed netlist, not Yosys's")
+    g.add_argument("--divisor", type=int, default=DEFAULT_DIVISOR,
+                   help=f"UART clocks per bit (default {DEFAULT_DIVISOR})")
+    g.add_argument("--opt", type=int, default=1, choices=(0, 1, 2),
+                   help="C++ optimisation level of the model: 0 compiles faster, 1 runs "
+                        "faster (default 1)")
+    g.add_argument("--out", default=None, help="build directory (default "
+                   "build/netlist/<board>-<network>-<rows>x<cols>)")
+    add_config_arguments(g, hidden=[16], rows=2, cols=2)
+
+
+def run_netlist(args):
+    """``fewmul sim --netlist``: the exit status (0: bit-exact)."""
+    from pathlib import Path
+
+    from fewmul.boards.synth import SynthesisFailed
+    from fewmul.host import LinkError
+    from fewmul.results import write_json
+    from fewmul.sim.netlist import NetlistError, netlist_sources, synthesize, train_bit_exact
+    from fewmul.sim.tools import ToolError
+    from fewmul.sim.virtual_board import VirtualBoard, VirtualBoardError, build_model
+
+    def say(text):
+        print(f"fewmul sim --netlist: {text}", file=sys.stderr, flush=True)
+
+    if args.board is None:
+        say("--board is required")
+        return 2
+    if args.simulator == "icarus":
+        say("the netlist runs on Verilator (the virtual board's harness); see docs/netlist.md "
+            "for Icarus")
+        return 2
+    if args.samples < 1:
+        say(f"--samples must be at least 1, not {args.samples}")
+        return 2
+    try:
+        cfg = config_from_args(args)
+        network = "-".join(map(str, cfg.layers))
+        out = Path(args.out or f"build/netlist/{args.board}-{network}-"
+                               f"{cfg.array_rows}x{cfg.array_cols}")
+        say(f"building the {_describe(cfg)} for {args.board} in {out}")
+        netlist = synthesize(args.board, cfg, build_dir=out, divisor=args.divisor,
+                             post_route=args.post_route, log=say)
+        logic = {k: v["used"] for k, v in netlist.utilization.items() if v["used"]}
+        say(f"{netlist.stage} netlist {netlist.path} ({logic})")
+        started = time.monotonic()
+        exe = build_model(netlist_sources(netlist), out / "model", opt=f"-O{args.opt}")
+        compile_seconds = time.monotonic() - started
+        say(f"Verilator model with the {netlist.family} cell models: {compile_seconds:.0f} s")
+        with VirtualBoard(exe, netlist_sources(netlist)) as board:
+            try:
+                result = train_bit_exact(board.port, cfg, samples=args.samples)
+            except LinkError as exc:           # the netlist misbehaves: that is a finding
+                result = {"samples": 0, "seconds": 0.0, "mismatches": [f"link: {exc}"]}
+        stats = board.stats
+    except (ValueError, OSError, VirtualBoardError, ToolError, NetlistError,
+            SynthesisFailed) as exc:
+        say(str(exc) if not isinstance(exc, ValueError | OSError) else
+            str(exc).splitlines()[0])
+        return 2
+    report = {"board": args.board, "stage": netlist.stage, "config": cfg.as_dict(),
+              "simulator": "verilator", "opt": f"-O{args.opt}", "utilization": netlist.utilization,
+              "cells": netlist.cells, "compile_seconds": round(compile_seconds, 1),
+              "bit_exact": not result["mismatches"], **result, **stats}
+    write_json(out / "netlist-sim.json", report)
+    if result["mismatches"]:
+        say(f"NOT bit-exact: {len(result['mismatches'])} mismatches; first:\n  "
+            + "\n  ".join(result["mismatches"][:10]))
+        return 1
+    print(f"{args.board} {netlist.stage} netlist ({network}, {cfg.array_rows}x{cfg.array_cols} "
+          f"array): {result['samples']} digits samples bit-exact with golden; "
+          f"{stats['cycles_per_second'] / 1e3:.1f} k cycles/s on Verilator "
+          f"({result['seconds'] / result['samples']:.2f} s/sample); report "
+          f"{out / 'netlist-sim.json'}")
+    return 0
