@@ -154,7 +154,10 @@ def cell_models(family, simulator="verilator"):
             text = text.replace("assign B = 1'bz;", "/* assign B = 1'bz; */")
         return text
 
-    sources = ((f"{family}_cells_sim.v", text_of(folder / "cells_sim.v")),)
+    cells_sim = text_of(folder / "cells_sim.v")
+    if family == "ecp5":
+        cells_sim = dp16kd_model(cells_sim)
+    sources = ((f"{family}_cells_sim.v", cells_sim),)
     headers = tuple((path.name, text_of(path)) for path in sorted(folder.glob("*.vh")))
     return sources, headers
 
@@ -245,3 +248,31 @@ def _compare(cfg, read_back, net, where):
                 out.append(f"{where}: layer {layer} {name} {list(map(int, index))}: board "
                            f"{got[index]}, golden {want[index]}")
     return out
+
+
+# -- the ECP5 block RAM -----------------------------------------------------------------------
+
+#: Behaviour of ``DP16KD`` (ECP5 block RAM; Yosys 0.70 ships only its blackbox), inserted into
+#: that declaration (same ports and parameters). Written from the ECP5 memory usage guide
+#: (Lattice TN1264) for what Yosys's ``brams_map_16kd.v`` generates: true dual port at 1, 2, 4,
+#: 9 or 18 bits a port (x18: ``AD[1:0]`` are the byte write enables), pseudo dual port with a
+#: 36-bit write on A (``DIA`` low half, ``DIB`` high half, ``ADA[3:0]`` byte enables) and a
+#: 36-bit read on B (``DOA`` low, ``DOB`` high); synchronous read without output register
+#: (``REGMODE`` NOREG), ``WRITEMODE`` NORMAL (output kept while writing), WRITETHROUGH or
+#: READBEFOREWRITE, read reset SYNC or ASYNC to 0, ``INITVAL_xx`` as 18-bit words, chip selects
+#: decoded as ``CSDECODE`` "0b000" (always selected), ``CLK*MUX`` "INV" inverting the clock.
+#: Storage: 2048 9-bit bytes; widths 1-4 address the 8 data bits of each byte.
+DP16KD_BEHAVIOUR = Path(__file__).with_name("ecp5_dp16kd.vh")
+
+
+def dp16kd_model(cells_sim):
+    """``cells_sim`` (ECP5 ``cells_sim.v`` text) with :data:`DP16KD_BEHAVIOUR` in its
+    ``DP16KD`` blackbox (which stops being one)."""
+    match = re.search(r"\(\*\s*blackbox\s*\*\)\s*(module DP16KD\(.*?)\nendmodule", cells_sim,
+                      re.S)
+    if match is None:
+        raise NetlistError("no DP16KD declaration in the ECP5 cell models")
+    rows = "\n".join(f"\t\tinit_row(INITVAL_{k:02X}, {k});" for k in range(64))
+    body = DP16KD_BEHAVIOUR.read_text().replace("\nINIT_ROWS\n", f"\n{rows}\n")
+    return (cells_sim[:match.start()] + match.group(1) + "\n" + body + "endmodule"
+            + cells_sim[match.end():])

@@ -7,6 +7,7 @@ two digits samples through ``Device(SerialTransport)``, bit-exact with the golde
 """
 
 import json
+import re
 
 import pytest
 
@@ -28,12 +29,17 @@ def test_cell_models_for_verilator_lose_only_the_z_tests():
 
 
 def test_blackbox_cells_are_found():
-    # Yosys 0.70 ships the ECP5 block RAM as a blackbox only: a netlist using it must be refused.
-    netlist = "module top();\n  DP16KD #(\n    .DATA_WIDTH_A(32'd9)\n  ) ram (\n  );\n" \
-              "  LUT4 #(\n    .INIT(16'h00f0)\n  ) lut (\n  );\nendmodule\n"
-    models = sum(cell_models("ecp5"), ())
-    assert blackbox_cells(netlist, models) == ["DP16KD"]
-    assert blackbox_cells(netlist.replace("DP16KD", "PFUMX"), models) == []
+    # The iCE40 PLL is a blackbox in Yosys's models: a netlist using it must be refused. The
+    # ECP5 block RAM is one too in Yosys 0.70; ours (sim/ecp5_dp16kd.vh) gives it behaviour.
+    netlist = "module top();\n  SB_PLL40_PAD #(\n    .DIVR(4'h0)\n  ) pll (\n  );\n" \
+              "  SB_LUT4 #(\n    .LUT_INIT(16'h00f0)\n  ) lut (\n  );\nendmodule\n"
+    assert blackbox_cells(netlist, sum(cell_models("ice40"), ())) == ["SB_PLL40_PAD"]
+    assert blackbox_cells(netlist.replace("SB_PLL40_PAD", "SB_CARRY"),
+                          sum(cell_models("ice40"), ())) == []
+    ecp5 = netlist.replace("SB_PLL40_PAD", "DP16KD").replace("SB_LUT4", "LUT4")
+    assert blackbox_cells(ecp5, sum(cell_models("ecp5"), ())) == []
+    share = dict(sum(cell_models("ecp5", simulator="icarus"), ()))
+    assert "(* blackbox *)\nmodule DP16KD(" not in share["ecp5_cells_sim.v"]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -58,3 +64,100 @@ def test_icebreaker_netlist_trains_bit_exact(build_dir):
     assert report["bit_exact"] and report["samples"] == 2 and not report["mismatches"]
     assert report["framing_errors"] == 0
     assert report["cells"].get("SB_RAM40_4K", 0) > 0        # the memories are block RAM cells
+
+
+# -- the ECP5 block RAM model, against the memory guide's behaviour ---------------------------
+
+def _dp16kd_case(width_a, width_b, mode, ops):
+    """A Verilog bench: DP16KD with the widths and write mode, one line of ``DOA DOB`` (hex)
+    after each clock of ``ops`` = [(port A: (we, addr, data), port B: (we, addr, data))]."""
+    lines = ["`timescale 1ns/1ps", "module tb;", "  reg clk = 0;", "  reg [13:0] ada, adb;",
+             "  reg [17:0] dia, dib;", "  reg wea, web;", "  wire [17:0] doa, dob;",
+             f"  DP16KD #(.DATA_WIDTH_A({width_a}), .DATA_WIDTH_B({width_b}), "
+             f'.WRITEMODE_A("{mode}"), .WRITEMODE_B("{mode}"), .RESETMODE("ASYNC")) ram (',
+             "    .CLKA(clk), .CLKB(clk), .CEA(1'b1), .CEB(1'b1), .OCEA(1'b1), .OCEB(1'b1),",
+             "    .RSTA(1'b0), .RSTB(1'b0), .WEA(wea), .WEB(web),",
+             "    .CSA0(1'b0), .CSA1(1'b0), .CSA2(1'b0), .CSB0(1'b0), .CSB1(1'b0), .CSB2(1'b0),"]
+    for port, sig in (("A", "ada"), ("B", "adb")):
+        lines.append("    " + ", ".join(f".AD{port}{k}({sig}[{k}])" for k in range(14)) + ",")
+    for port, sig in (("A", "dia"), ("B", "dib")):
+        lines.append("    " + ", ".join(f".DI{port}{k}({sig}[{k}])" for k in range(18)) + ",")
+    lines.append("    " + ", ".join(f".DOA{k}(doa[{k}])" for k in range(18)) + ",")
+    lines.append("    " + ", ".join(f".DOB{k}(dob[{k}])" for k in range(18)) + ");")
+    lines.append("  initial begin")
+    for (we_a, ad_a, di_a), (we_b, ad_b, di_b) in ops:
+        lines.append(f"    wea = {we_a}; ada = {ad_a}; dia = {di_a}; web = {we_b}; adb = {ad_b};"
+                     f" dib = {di_b}; #5 clk = 1; #5 clk = 0; $display(\"%h %h\", doa, dob);")
+    lines += ["    $finish;", "  end", "endmodule", ""]
+    return "\n".join(lines)
+
+
+def _run_dp16kd(tmp_path, bench):
+    import shutil
+    import subprocess
+    if shutil.which("iverilog") is None:
+        raise RuntimeError("iverilog not found: sudo apt-get install -y iverilog")
+    # the DP16KD module alone (Icarus 11 rejects the $error in the other ECP5 models)
+    (cells,), _ = cell_models("ecp5", simulator="icarus")
+    model = re.search(r"^module DP16KD\(.*?^endmodule", cells[1], re.S | re.M).group(0)
+    (tmp_path / "dp16kd.v").write_text(model)
+    (tmp_path / "tb.v").write_text(bench)
+    subprocess.run(["iverilog", "-g2012", "-o", "tb.vvp", "-s", "tb", "tb.v", "dp16kd.v"],
+                   cwd=tmp_path, check=True, capture_output=True)
+    out = subprocess.run(["vvp", "-n", "tb.vvp"], cwd=tmp_path, check=True,
+                         capture_output=True, text=True).stdout
+    return [tuple(int(v, 16) for v in line.split()) for line in out.splitlines()
+            if len(line.split()) == 2]
+
+
+def test_dp16kd_pseudo_dual_port_x36(tmp_path):
+    # TN1264 PDP x36: A writes {DIB, DIA} at ADA[13:5], bytes enabled by ADA[3:0]; B reads
+    # {DOB, DOA} at ADB[13:5] one clock later (NOREG).
+    rng = __import__("random").Random(5)
+    memory, ops, want = {}, [], []
+    for _ in range(60):
+        address, enables = rng.randrange(8), rng.randrange(16)
+        data = rng.getrandbits(36)
+        read = rng.randrange(8)
+        old = memory.get(read, 0)                      # read before this clock's write lands
+        ops.append(((1, address << 5 | enables, data & 0x3FFFF),
+                    (0, read << 5, data >> 18)))       # port B's DI carries the high half
+        want.append((old & 0x3FFFF, old >> 18))
+        word = memory.get(address, 0)
+        for k in range(4):
+            if enables >> k & 1:
+                word = word & ~(0x1FF << 9 * k) | (data >> 9 * k & 0x1FF) << 9 * k
+        memory[address] = word
+    assert _run_dp16kd(tmp_path, _dp16kd_case(36, 36, "NORMAL", ops)) == want
+
+
+@pytest.mark.parametrize("mode", ["NORMAL", "WRITETHROUGH", "READBEFOREWRITE"])
+def test_dp16kd_true_dual_port_x9_and_x18(tmp_path, mode):
+    # x9 on A (address ADA[13:3]), x18 on B (ADB[13:4], byte enables ADB[1:0]) over the same
+    # bytes; a port's output on its own write: kept (NORMAL), new word, or old word.
+    rng = __import__("random").Random(7)
+    memory, ops, want = [0] * 16, [], []
+    out_a = out_b = 0
+    for _ in range(80):
+        we_a, ad_a, di_a = rng.randrange(2), rng.randrange(16), rng.getrandbits(9)
+        we_b, ad_b, en_b, di_b = rng.randrange(2), rng.randrange(8), rng.randrange(4), \
+            rng.getrandbits(18)
+        if we_a and we_b and ad_a // 2 == ad_b:
+            we_b = 0                                    # same-address writes: undefined
+        old_a, old_b = memory[ad_a], memory[2 * ad_b] | memory[2 * ad_b + 1] << 9
+        new_b = old_b
+        for k in range(2):
+            if en_b >> k & 1:
+                new_b = new_b & ~(0x1FF << 9 * k) | (di_b >> 9 * k & 0x1FF) << 9 * k
+        for we, old, new, port in ((we_a, old_a, di_a, "a"), (we_b, old_b, new_b, "b")):
+            value = old if not we or mode == "READBEFOREWRITE" else (
+                new if mode == "WRITETHROUGH" else None)
+            if value is not None:
+                out_a, out_b = (value, out_b) if port == "a" else (out_a, value)
+        if we_a:
+            memory[ad_a] = di_a
+        if we_b:
+            memory[2 * ad_b], memory[2 * ad_b + 1] = new_b & 0x1FF, new_b >> 9
+        ops.append(((we_a, ad_a << 3, di_a), (we_b, ad_b << 4 | (en_b if we_b else 0), di_b)))
+        want.append((out_a, out_b))
+    assert _run_dp16kd(tmp_path, _dp16kd_case(9, 18, mode, ops)) == want

@@ -155,7 +155,7 @@ def add_netlist_arguments(p):
                    help="C++ optimisation level of the model: 0 compiles faster, 1 runs "
                         "faster (default 1)")
     g.add_argument("--out", default=None, help="build directory (default "
-                   "build/netlist/<board>-<network>-<rows>x<cols>)")
+                   "build/netlist/<board>-<network>-<rows>x<cols>[-<format>])")
     add_config_arguments(g, hidden=[16], rows=2, cols=2)
 
 
@@ -163,6 +163,7 @@ def run_netlist(args):
     """``fewmul sim --netlist``: the exit status (0: bit-exact)."""
     from pathlib import Path
 
+    from fewmul.boards.designs import format_tag
     from fewmul.boards.synth import SynthesisFailed
     from fewmul.host import LinkError
     from fewmul.results import write_json
@@ -186,8 +187,9 @@ def run_netlist(args):
     try:
         cfg = config_from_args(args)
         network = "-".join(map(str, cfg.layers))
+        tag = format_tag(cfg)
         out = Path(args.out or f"build/netlist/{args.board}-{network}-"
-                               f"{cfg.array_rows}x{cfg.array_cols}")
+                               f"{cfg.array_rows}x{cfg.array_cols}" + (f"-{tag}" if tag else ""))
         say(f"building the {_describe(cfg)} for {args.board} in {out}")
         netlist = synthesize(args.board, cfg, build_dir=out, divisor=args.divisor,
                              post_route=args.post_route, log=say)
