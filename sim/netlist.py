@@ -108,6 +108,9 @@ def synthesize(board_name, cfg, *, build_dir, divisor=DEFAULT_DIVISOR, post_rout
                                                                            "top.netlist.v")
     _yosys(f"read_json {source}; write_verilog -noattr {path}", build_dir,
            f"{Path(path).stem}.log")
+    if post_route and target.family == "ice40":
+        netlist_path = build_dir / path
+        netlist_path.write_text(connect_pad_global(netlist_path.read_text()))
     resources = target.make_platform().resources
     busy = top.leds[0]
     pins = resources[busy[0], busy[1]]
@@ -132,6 +135,31 @@ def _nextpnr_error(build_dir):
     log = build_dir / "top.tim"
     lines = [ln for ln in log.read_text().splitlines() if "ERROR" in ln] if log.exists() else []
     return lines[0].strip() if lines else "see the logs"
+
+
+def connect_pad_global(text):
+    """An iCE40 routed netlist with its clock pad wired to its global buffer again.
+
+    nextpnr splits the synthesized ``SB_GB_IO`` (the clock pin) into an ``SB_IO`` and an
+    ``SB_GB`` joined by the chip's dedicated pad-to-global wire, which its JSON does not
+    represent: the ``SB_GB`` is left without ``USER_SIGNAL_TO_GLOBAL_BUFFER`` and the design
+    without a clock. The one input ``SB_IO`` that drives nothing (no ``D_IN_0``) is that pad;
+    its ``PACKAGE_PIN`` net becomes the buffer's input."""
+    buffers = [m for m in re.finditer(r"SB_GB (\S+) \((\s*)\.GLOBAL_BUFFER_OUTPUT\(([^()]*)\)"
+                                      r"\s*\);", text)]
+    pads = [m for m in re.finditer(r"SB_IO #\((?:(?!\);).)*?\) (\S+)\s*\(((?:(?!\);).)*)\);",
+                                   text, re.S) if "D_IN_0" not in m.group(2)
+            and "D_OUT_0" not in m.group(2)]
+    if not buffers:
+        return text
+    if len(buffers) != 1 or len(pads) != 1:
+        raise NetlistError(f"cannot tell which pad feeds which global buffer: {len(buffers)} "
+                           f"unfed SB_GB, {len(pads)} unconnected input SB_IO")
+    pin = re.search(r"\.PACKAGE_PIN\(([^()]*)\)", pads[0].group(2)).group(1)
+    buffer = buffers[0]
+    return (text[:buffer.start()] + f"SB_GB {buffer.group(1)} ({buffer.group(2)}"
+            f".GLOBAL_BUFFER_OUTPUT({buffer.group(3)}),{buffer.group(2)}"
+            f".USER_SIGNAL_TO_GLOBAL_BUFFER({pin})\n  );" + text[buffer.end():])
 
 
 def _share():

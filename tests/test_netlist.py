@@ -12,7 +12,7 @@ import re
 import pytest
 
 from fewmul.cli import main
-from fewmul.sim.netlist import blackbox_cells, cell_models
+from fewmul.sim.netlist import NetlistError, blackbox_cells, cell_models, connect_pad_global
 
 
 def test_cell_models_for_verilator_lose_only_the_z_tests():
@@ -40,6 +40,20 @@ def test_blackbox_cells_are_found():
     assert blackbox_cells(ecp5, sum(cell_models("ecp5"), ())) == []
     share = dict(sum(cell_models("ecp5", simulator="icarus"), ()))
     assert "(* blackbox *)\nmodule DP16KD(" not in share["ecp5_cells_sim.v"]
+
+
+def test_routed_clock_pad_is_wired_to_its_global_buffer():
+    # nextpnr's routed iCE40 JSON drops the pad -> SB_GB wire of the clock pin.
+    routed = ("  SB_GB _104_ (\n    .GLOBAL_BUFFER_OUTPUT(clk)\n  );\n"
+              "  SB_IO #(\n    .PIN_TYPE(6'h01)\n  ) pad (\n    .CLOCK_ENABLE(_001_),\n"
+              "    .PACKAGE_PIN(clk12_0__io)\n  );\n"
+              "  SB_IO #(\n    .PIN_TYPE(6'h00)\n  ) rx (\n    .D_IN_0(i),\n"
+              "    .PACKAGE_PIN(uart_0__rx__io)\n  );\n")
+    wired = connect_pad_global(routed)
+    assert ".GLOBAL_BUFFER_OUTPUT(clk),\n    .USER_SIGNAL_TO_GLOBAL_BUFFER(clk12_0__io)" in wired
+    assert wired.count("SB_GB") == 1 and connect_pad_global(wired) == wired
+    with pytest.raises(NetlistError, match="cannot tell which pad feeds which global buffer"):
+        connect_pad_global(routed + routed.split("  SB_IO")[0].replace("_104_", "_105_"))
 
 
 @pytest.mark.parametrize("argv, message", [
