@@ -110,7 +110,7 @@ def synthesize(board_name, cfg, *, build_dir, divisor=DEFAULT_DIVISOR, post_rout
            f"{Path(path).stem}.log")
     if post_route and target.family == "ice40":
         netlist_path = build_dir / path
-        netlist_path.write_text(connect_pad_global(netlist_path.read_text()))
+        netlist_path.write_text(tie_pull_ups(connect_pad_global(netlist_path.read_text())))
     resources = target.make_platform().resources
     busy = top.leds[0]
     pins = resources[busy[0], busy[1]]
@@ -160,6 +160,22 @@ def connect_pad_global(text):
     return (text[:buffer.start()] + f"SB_GB {buffer.group(1)} ({buffer.group(2)}"
             f".GLOBAL_BUFFER_OUTPUT({buffer.group(3)}),{buffer.group(2)}"
             f".USER_SIGNAL_TO_GLOBAL_BUFFER({pin})\n  );" + text[buffer.end():])
+
+
+#: Inputs the iCE40 models pull up when unconnected (``pu()``, ``=== 1'bz``): nextpnr's routed
+#: netlist leaves them open where they are always 1, which Verilator would read as 0.
+ICE40_PULL_UPS = {"ICESTORM_LC": ("CEN",), "ICESTORM_RAM": ("RCLKE", "WCLKE")}
+
+
+def tie_pull_ups(text):
+    """The routed iCE40 netlist with :data:`ICE40_PULL_UPS` inputs left open tied to 1."""
+    def tie(match):
+        cell, head, ports = match.group(1), match.group(2), match.group(3)
+        missing = [pin for pin in ICE40_PULL_UPS[cell] if f".{pin}(" not in ports]
+        added = "".join(f"\n    .{pin}(1'h1)," for pin in missing)
+        return f"  {cell} {head}{added}{ports});"
+    return re.sub(r"^  (ICESTORM_LC|ICESTORM_RAM) (#\((?:(?!\);).)*?\)\s+\S+\s+\()"
+                  r"((?:(?!\);).)*)\);", tie, text, flags=re.S | re.M)
 
 
 def _share():

@@ -12,7 +12,13 @@ import re
 import pytest
 
 from fewmul.cli import main
-from fewmul.sim.netlist import NetlistError, blackbox_cells, cell_models, connect_pad_global
+from fewmul.sim.netlist import (
+    NetlistError,
+    blackbox_cells,
+    cell_models,
+    connect_pad_global,
+    tie_pull_ups,
+)
 
 
 def test_cell_models_for_verilator_lose_only_the_z_tests():
@@ -54,6 +60,16 @@ def test_routed_clock_pad_is_wired_to_its_global_buffer():
     assert wired.count("SB_GB") == 1 and connect_pad_global(wired) == wired
     with pytest.raises(NetlistError, match="cannot tell which pad feeds which global buffer"):
         connect_pad_global(routed + routed.split("  SB_IO")[0].replace("_104_", "_105_"))
+
+
+def test_routed_pull_ups_are_tied():
+    # nextpnr leaves an always-enabled LC's CEN open; the model pulls it up, Verilator cannot.
+    routed = ("  ICESTORM_LC #(\n    .DFF_ENABLE(1'h1)\n  ) \\a.b  (\n    .CLK(clk),\n"
+              "    .O(q)\n  );\n  ICESTORM_LC #(\n    .DFF_ENABLE(1'h1)\n  ) _2_ (\n"
+              "    .CEN(en),\n    .O(r)\n  );\n")
+    tied = tie_pull_ups(routed)
+    assert tied.count(".CEN(") == 2 and ") \\a.b  (\n    .CEN(1'h1),\n    .CLK(clk)," in tied
+    assert ".CEN(en)" in tied and tie_pull_ups(tied) == tied
 
 
 @pytest.mark.parametrize("argv, message", [
