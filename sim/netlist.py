@@ -73,7 +73,7 @@ def synthesize(board_name, cfg, *, build_dir, divisor=DEFAULT_DIVISOR, post_rout
     the :class:`Netlist` after synthesis, or after place-and-route with ``post_route``."""
     from fewmul.boards.synth import SynthesisFailed
     from fewmul.boards.synth import synthesize as board_build
-    from fewmul.sim.virtual_board import _resource_name, board_sources, quiet_cycles
+    from fewmul.sim.virtual_board import board_sources, quiet_cycles, resource_name
     # The build is reused while the design (its Verilog, PLL stood in for) is unchanged.
     key = hashlib.sha256(json.dumps([board_name, divisor, board_sources(
         board_name, cfg, divisor=divisor).verilog]).encode()).hexdigest()
@@ -118,10 +118,10 @@ def synthesize(board_name, cfg, *, build_dir, divisor=DEFAULT_DIVISOR, post_rout
         pins = next(sub for sub in pins.ios if sub.name == busy[2])
     return Netlist(board=board_name, family=target.family,
                    stage="route" if post_route else "synth", path=build_dir / path,
-                   clk=f"{_resource_name(top.clock.resource)}__io",
-                   rx=f"{_resource_name(top.uart)}__rx__io",
-                   tx=f"{_resource_name(top.uart)}__tx__io",
-                   busy=f"{_resource_name(busy)}__io", busy_invert=bool(pins.ios[0].invert),
+                   clk=f"{resource_name(top.clock.resource)}__io",
+                   rx=f"{resource_name(top.uart)}__rx__io",
+                   tx=f"{resource_name(top.uart)}__tx__io",
+                   busy=f"{resource_name(busy)}__io", busy_invert=bool(pins.ios[0].invert),
                    divisor=divisor, quiet_cycles=quiet_cycles(top), fits=fits, cells=cells,
                    utilization=utilization)
 

@@ -40,7 +40,8 @@ from amaranth.lib import io
 from .tools import simulator_env
 
 __all__ = ["DEFAULT_DIVISOR", "HARNESS", "SimulationPlatform", "ModelSources", "board_sources",
-           "build_model", "VirtualBoard", "VirtualBoardError", "uart_boards"]
+           "simulated_top", "resource_name", "quiet_cycles", "build_model", "VirtualBoard",
+           "VirtualBoardError", "uart_boards"]
 
 #: UART clocks per bit of the virtual board (the UART needs at least 4).
 DEFAULT_DIVISOR = 8
@@ -100,7 +101,9 @@ class SimulationPlatform:
         return out
 
 
-def _resource_name(resource):
+def resource_name(resource):
+    """The pin name of a board file's ``(name, number[, subsignal])``: ``uart_0``, ``led_0``,
+    ``rgb_led_0__r`` (the prefix of its Verilog ports)."""
     name, number, *subsignal = resource
     return f"{name}_{number}" + (f"__{subsignal[0]}" if subsignal else "")
 
@@ -193,9 +196,9 @@ def board_sources(board_name, cfg, *, divisor=DEFAULT_DIVISOR):
     platform = SimulationPlatform(target.make_platform())
     fragment = Fragment.get(top, platform)
     text, _ = verilog.convert_fragment(fragment, platform.ports(), name="board")
-    clock = _resource_name(top.clock.resource)
-    uart = _resource_name(top.uart)
-    busy = platform.port(_resource_name(top.leds[0]))
+    clock = resource_name(top.clock.resource)
+    uart = resource_name(top.uart)
+    busy = platform.port(resource_name(top.leds[0]))
     return ModelSources(verilog=(("board.v", text),), top="board", clk=f"{clock}__i",
                         rx=f"{uart}__rx__i", tx=f"{uart}__tx__o", busy=busy.o.name,
                         busy_invert=bool(busy.invert[0]), divisor=divisor,
