@@ -105,15 +105,19 @@ def test_virtual_board_trains_bit_exact():
         dev.load_network(cfg, [w.tolist() for w in net.weights], [b.tolist() for b in net.biases])
         dev.seed(seed_states(cfg.seed))
         streams = StreamSet(cfg.seed)
+        step_cfg = cfg.replace(lr_shift=cfg.lr_shift + 1)   # a second epoch's rate (LR command)
+        dev.set_lr(step_cfg.lr_shift)
         for k in range(samples):
             x, label = ds.x_train[k], int(ds.y_train[k])
             answer = dev.train([int(v) for v in x], label)
-            y = train_step(net, x, label, streams, cfg)
+            y = train_step(net, x, label, streams, step_cfg)
             assert list(answer) == [int(np.argmax(y))], f"sample {k}: {list(answer)} vs {y}"
         weights, biases = dev.read_network(cfg)
         for layer in range(cfg.n_layers):
             np.testing.assert_array_equal(weights[layer], net.weights[layer])
             np.testing.assert_array_equal(biases[layer], net.biases[layer])
+        steps = int.from_bytes(dev.counters()[:4], "little")
+        assert steps == samples, f"COUNTERS steps {steps}, {samples} trained"
         status = dev.status()
         assert all(v == 0 for c, v in status.items() if c != Counter.OK), status
         transport.close()
