@@ -96,14 +96,14 @@ def synthesize(board_name, cfg, *, build_dir, divisor=DEFAULT_DIVISOR, post_rout
                 raise
             fits, cells, utilization = False, _cells(build_dir), {}
             if log:
-                log(f"place-and-route failed ({_nextpnr_error(build_dir)}): the trainer does "
-                    f"not fit; its synthesized netlist is simulated all the same")
+                log(f"place-and-route failed ({_nextpnr_error(build_dir)}); the synthesized "
+                    f"netlist is simulated all the same")
         stamp.write_text(json.dumps({"key": key, "fits": fits, "cells": cells,
                                      "utilization": utilization}))
         if log:
             log(f"built {board_name} in {time.monotonic() - started:.0f} s")
     if post_route and not fits:
-        raise NetlistError(f"the trainer does not fit the {board_name}: no post-route netlist")
+        raise NetlistError(f"nextpnr failed for the {board_name}: no post-route netlist")
     source, path = ("top.routed.json", "top.routed.v") if post_route else ("top.json",
                                                                            "top.netlist.v")
     _yosys(f"read_json {source}; write_verilog -noattr {path}", build_dir,
