@@ -7,6 +7,11 @@ detector in range), in Python so a build needs no extra tool run. :class:`PLLClo
 nextpnr derives the output clock's constraint from the oscillator's, so it times the array at
 the PLL frequency. Families without
 a PLL here (Gowin) run ``sync`` straight from the oscillator.
+
+``simulated=True`` stands in for the PLL in a simulation (the virtual board,
+``fewmul.sim.virtual_board``): ``clk`` is the board clock pin itself, which the simulation
+toggles at whatever rate it likes, so ``target_mhz`` is nominal (no divider search) and ``lock``
+is high from the start.
 """
 
 from dataclasses import dataclass
@@ -85,13 +90,18 @@ class PLLClock(Elaboratable):
     ``family`` is ``ice40``, ``ecp5`` or anything else (no PLL: ``clk`` is the board clock and
     ``lock`` is high). The enclosing top defines the ``sync`` domain on ``clk`` (Amaranth 0.6
     wants a domain defined where it is used) and holds it in reset until ``lock``.
+    ``simulated``: no PLL primitive; ``clk`` is the board clock pin, taken to run at
+    ``target_mhz``.
     """
 
-    def __init__(self, *, family, resource, input_mhz, target_mhz):
+    def __init__(self, *, family, resource, input_mhz, target_mhz, simulated=False):
         self.family = family
         self.resource = resource
         self.input_mhz = input_mhz
-        if family == "ice40":
+        self.simulated = simulated
+        if simulated:
+            self.pll = PLLParams(input_mhz, target_mhz, {})
+        elif family == "ice40":
             self.pll = ice40_pll_params(input_mhz, target_mhz)
         elif family == "ecp5":
             self.pll = ecp5_pll_params(input_mhz, target_mhz)
@@ -108,7 +118,8 @@ class PLLClock(Elaboratable):
         m = Module()
         pin = platform.request(*self.resource, dir="-")
         lock, clk = self.lock, self.clk
-        if self.family == "ice40":
+        family = None if self.simulated else self.family
+        if family == "ice40":
             # SB_PLL40_PAD takes the pad itself: the board clock must be on a PLL-capable pin.
             m.submodules.pll = Instance(
                 "SB_PLL40_PAD", **{f"p_{k}": v for k, v in self.pll.params.items()},
@@ -116,7 +127,7 @@ class PLLClock(Elaboratable):
                 o_PLLOUTGLOBAL=clk, o_LOCK=lock)
         else:
             m.submodules.clk_buffer = clk_buffer = io.Buffer("i", pin)
-            if self.family == "ecp5":
+            if family == "ecp5":
                 clkop = Signal()
                 m.submodules.pll = Instance(
                     "EHXPLLL", **{f"p_{k}": v for k, v in self.pll.params.items()},

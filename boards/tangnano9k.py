@@ -42,6 +42,7 @@ class TangNano9kPlatform(_TangNano9kPlatform):
         return self._chipdb_device.replace("GW1NR", "GW1N")
 
 
-def top(design, *, clock_mhz=CLOCK_MHZ):
+def top(design, *, clock_mhz=CLOCK_MHZ, simulated=False):
     return BoardTop(design, family="gowin", clock=("clk27", 0, 27), clock_mhz=clock_mhz,
-                    data_pin=("button", 0), leds=[("led", 0), ("led", 1), ("led", 2)])
+                    data_pin=("button", 0), leds=[("led", 0), ("led", 1), ("led", 2)],
+                    simulated=simulated)

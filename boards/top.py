@@ -38,15 +38,19 @@ class BoardTop(Elaboratable):
     ``clock`` is ``(resource name, number, MHz)`` of the oscillator; ``data_pin`` the input
     resource feeding the harness; ``leds`` a list of single-bit output resources, or
     ``("rgb_led", 0)``-style resources given as ``(name, number, subsignal)``.
+    ``simulated``: the PLL is stood in for (:class:`~fewmul.boards.clocks.PLLClock`): the board
+    clock pin drives ``sync`` directly at a nominal ``clock_mhz``, so a simulation may pick a
+    clock that gives a small UART divisor.
     """
 
-    def __init__(self, design, *, family, clock, clock_mhz, data_pin, leds, uart=("uart", 0)):
+    def __init__(self, design, *, family, clock, clock_mhz, data_pin, leds, uart=("uart", 0),
+                 simulated=False):
         self.design = design
         self.linked = is_linked(design)
         self.harness = None if self.linked else RegisteredHarness(design, data_pin=data_pin,
                                                                    led=None)
         self.clock = PLLClock(family=family, resource=clock[:2], input_mhz=clock[2],
-                              target_mhz=clock_mhz)
+                              target_mhz=clock_mhz, simulated=simulated)
         self.leds = list(leds)
         self.uart = uart
 

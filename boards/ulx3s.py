@@ -11,6 +11,7 @@ __all__ = ["CLOCK_MHZ", "top"]
 CLOCK_MHZ = 75
 
 
-def top(design, *, clock_mhz=CLOCK_MHZ):
+def top(design, *, clock_mhz=CLOCK_MHZ, simulated=False):
     return BoardTop(design, family="ecp5", clock=("clk25", 0, 25), clock_mhz=clock_mhz,
-                    data_pin=("button", 0), leds=[("led", 0), ("led", 1), ("led", 2)])
+                    data_pin=("button", 0), leds=[("led", 0), ("led", 1), ("led", 2)],
+                    simulated=simulated)

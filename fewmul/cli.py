@@ -16,7 +16,7 @@ import sys
 
 __all__ = ["main", "COMMANDS", "command_modules", "user_errors"]
 
-COMMANDS = ("doctor", "demo", "train", "sim", "build", "bench", "formal")
+COMMANDS = ("doctor", "demo", "train", "sim", "build", "board", "bench", "formal")
 
 
 def command_modules():

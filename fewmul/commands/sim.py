@@ -1,4 +1,8 @@
-"""``fewmul sim``: the cocotb regression (every RTL-vs-golden testbench) through pytest."""
+"""``fewmul sim``: the cocotb regression (every RTL-vs-golden testbench) through pytest.
+
+``fewmul sim --netlist --board NAME``: the board build's netlist trained bit-exact instead
+(``fewmul.commands.board.run_netlist``, ``docs/netlist.md``).
+"""
 
 import os
 import subprocess
@@ -14,6 +18,8 @@ def add_parser(sub):
     p.add_argument("-k", dest="pattern", help="only testbenches matching this pytest -k pattern")
     p.add_argument("--volume", type=float, help="scale random transaction counts")
     p.add_argument("-n", dest="jobs", default="auto", help="parallel workers (pytest-xdist)")
+    from fewmul.commands.board import add_netlist_arguments
+    add_netlist_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -32,6 +38,9 @@ def command(args):
 
 
 def run(args):
+    if args.netlist:
+        from fewmul.commands.board import run_netlist
+        return run_netlist(args)
     cmd, env = command(args)
     print("$", " ".join(cmd))
     return subprocess.run(cmd, env=env).returncode
