@@ -59,8 +59,11 @@ def pe_count(cfg):
     return cfg.array_rows * cfg.array_cols
 
 
-def make_design(design, cfg):
-    """The Component for ``design`` (one of :data:`DESIGNS`) with configuration ``cfg``."""
+def make_design(design, cfg, *, data_capacity=0):
+    """The Component for ``design`` (one of :data:`DESIGNS`) with configuration ``cfg``.
+    ``data_capacity``: samples of the trainer's on-chip data set (``system`` only)."""
+    if data_capacity and design != "system":
+        raise ValueError(f"a data capacity applies to the system design only, not {design!r}")
     if design == "fewmul":
         from fewmul.hw.array import PEArray
         return PEArray(cfg)
@@ -72,5 +75,5 @@ def make_design(design, cfg):
         from fewmul.hw.engine_plan import EnginePlan
         EnginePlan(cfg)                 # reject before an EngineSystem exists (never elaborated)
         # A frame's bytes arrive every 10 bit times; 40 byte times of silence end a frame.
-        return EngineSystem(cfg, timeout_cycles=40 * 10 * 2 ** 10)
+        return EngineSystem(cfg, timeout_cycles=40 * 10 * 2 ** 10, data_capacity=data_capacity)
     raise ValueError(f"unknown design {design!r}; choose one of {', '.join(DESIGNS)}")

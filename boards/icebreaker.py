@@ -12,7 +12,9 @@ __all__ = ["CLOCK_MHZ", "top"]
 CLOCK_MHZ = 24
 
 
-def top(design, *, clock_mhz=CLOCK_MHZ, simulated=False):
+def top(design, *, clock_mhz=CLOCK_MHZ, **options):
+    """The board top (:class:`~fewmul.boards.top.BoardTop`; ``options``: its ``simulated``,
+    ``baud``)."""
     return BoardTop(design, family="ice40", clock=("clk12", 0, 12), clock_mhz=clock_mhz,
                     data_pin=("button", 0), leds=[("led", 0), ("led", 1)],
-                    simulated=simulated)
+                    **options)

@@ -28,8 +28,10 @@ class OrangeCrab85FPlatform(OrangeCrabR0_2_85FPlatform):
         return LatticeECP5Platform.command_templates.fget(self)
 
 
-def top(design, *, clock_mhz=CLOCK_MHZ, simulated=False):
+def top(design, *, clock_mhz=CLOCK_MHZ, **options):
+    """The board top (:class:`~fewmul.boards.top.BoardTop`; ``options``: its ``simulated``,
+    ``baud``)."""
     return BoardTop(design, family="ecp5", clock=("clk", 0, 48), clock_mhz=clock_mhz,
                     data_pin=("button", 0),
                     leds=[("rgb_led", 0, "r"), ("rgb_led", 0, "g"), ("rgb_led", 0, "b")],
-                    simulated=simulated)
+                    **options)

@@ -174,7 +174,7 @@ def synthesize(top, *, board_name, build_dir, name="top", seed=1, nextpnr_opts=(
 
 
 def build_design(board_name, design, cfg, *, build_dir, seed=1, clock_mhz=None, name="top",
-                 nextpnr_opts=()):
+                 nextpnr_opts=(), data_capacity=0, baud=None):
     """Build ``design`` (``fewmul`` | ``baseline`` | ``system``) with ``cfg`` on a board; the
     build report. It does not estimate the fit first (``fewmul build`` does, with
     :func:`fewmul.boards.fit.check_fit`; the synthesis sweep measures where designs stop
@@ -186,7 +186,8 @@ def build_design(board_name, design, cfg, *, build_dir, seed=1, clock_mhz=None, 
     clock, nextpnr utilization, Yosys cell counts, peak MAC/s (one MAC per PE per clock at the
     achieved Fmax; for ``system`` the PEs of its one array) and the bitstream path.
     ``nextpnr_opts``: extra nextpnr arguments (e.g. ``("--router", "router2")``), recorded in
-    the report.
+    the report. ``system`` only: ``data_capacity`` (samples of the on-chip data set) and
+    ``baud`` (the UART's, default ``fewmul.boards.top.BAUD``).
     """
     from .designs import make_design, pe_count
 
@@ -203,8 +204,9 @@ def build_design(board_name, design, cfg, *, build_dir, seed=1, clock_mhz=None, 
             # without LUT RAM the FIFO goes to block RAM and synthesis completes.
             synth_opts = ("-nolutram",)
     else:
-        block = make_design(design, cfg)
-    top = module.top(block, clock_mhz=clock_mhz)
+        block = make_design(design, cfg, data_capacity=data_capacity)
+    top_options = {} if baud is None else {"baud": baud}
+    top = module.top(block, clock_mhz=clock_mhz, **top_options)
     report = synthesize(top, board_name=board_name, build_dir=build_dir, name=name, seed=seed,
                         nextpnr_opts=nextpnr_opts, synth_opts=synth_opts)
     pes = pe_count(cfg)
@@ -229,6 +231,8 @@ def build_design(board_name, design, cfg, *, build_dir, seed=1, clock_mhz=None, 
         "seconds": report.seconds,
         "nextpnr_opts": list(nextpnr_opts),
         "synth_opts": list(synth_opts),
+        "data_capacity": data_capacity,
+        "baud": getattr(top, "baud", None) if getattr(top, "linked", False) else None,
         "config": cfg.as_dict(),
     }
 

@@ -42,7 +42,9 @@ class TangNano9kPlatform(_TangNano9kPlatform):
         return self._chipdb_device.replace("GW1NR", "GW1N")
 
 
-def top(design, *, clock_mhz=CLOCK_MHZ, simulated=False):
+def top(design, *, clock_mhz=CLOCK_MHZ, **options):
+    """The board top (:class:`~fewmul.boards.top.BoardTop`; ``options``: its ``simulated``,
+    ``baud``)."""
     return BoardTop(design, family="gowin", clock=("clk27", 0, 27), clock_mhz=clock_mhz,
                     data_pin=("button", 0), leds=[("led", 0), ("led", 1), ("led", 2)],
-                    simulated=simulated)
+                    **options)

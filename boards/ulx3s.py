@@ -11,7 +11,9 @@ __all__ = ["CLOCK_MHZ", "top"]
 CLOCK_MHZ = 75
 
 
-def top(design, *, clock_mhz=CLOCK_MHZ, simulated=False):
+def top(design, *, clock_mhz=CLOCK_MHZ, **options):
+    """The board top (:class:`~fewmul.boards.top.BoardTop`; ``options``: its ``simulated``,
+    ``baud``)."""
     return BoardTop(design, family="ecp5", clock=("clk25", 0, 25), clock_mhz=clock_mhz,
                     data_pin=("button", 0), leds=[("led", 0), ("led", 1), ("led", 2)],
-                    simulated=simulated)
+                    **options)

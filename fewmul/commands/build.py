@@ -37,6 +37,12 @@ def add_parser(sub):
                    help="array columns C (inputs; default: the board's)")
     p.add_argument("--hidden", type=int, nargs="+", default=None, metavar="N",
                    help="system design: hidden layer sizes of the MLP (default: fewmul train's)")
+    p.add_argument("--data-capacity", type=int, default=0, metavar="N",
+                   help="system design: samples of the on-chip training set (DATA / EPOCH; "
+                        "default 0, none)")
+    p.add_argument("--baud", type=int, default=None,
+                   help="system design: the UART's baud rate (default 115200; 3000000 for "
+                        "the iCEBreaker's and ULX3S's USB UARTs at full speed)")
     p.add_argument("--weight-bits", type=int, default=None, help="stored weight width")
     p.add_argument("--act-bits", type=int, default=None, help="activation width")
     p.add_argument("--err-bits", type=int, default=None, help="error width")
@@ -74,8 +80,10 @@ def config_from_args(args):
         if hidden is not None:
             fields["layers"] = (cfg.layers[0], *hidden, cfg.layers[-1])
         return cfg.replace(array_rows=rows, array_cols=cols, **fields)
-    if hidden is not None:
-        raise ValueError("--hidden applies to --design system only")
+    for option, value in (("--hidden", hidden), ("--baud", getattr(args, "baud", None)),
+                          ("--data-capacity", getattr(args, "data_capacity", 0) or None)):
+        if value is not None:
+            raise ValueError(f"{option} applies to --design system only")
     return array_config(rows, cols, **fields)
 
 
@@ -99,6 +107,7 @@ def summary(report):
 
 
 def run(args):
+    from fewmul.boards.designs import make_design
     from fewmul.boards.fit import check_fit
     from fewmul.boards.synth import (
         REPORT,
@@ -114,12 +123,16 @@ def run(args):
     if args.program:
         openfpgaloader()                    # ProgrammerMissing before a long build
     rows, cols = _shape(args)
-    estimate = check_fit(board(args.board), args.design, cfg)     # DoesNotFit: before Yosys
+    if args.baud is not None and args.baud <= 0:        # before a design exists
+        raise ValueError(f"baud must be a positive integer, not {args.baud}")
+    block = make_design(args.design, cfg, data_capacity=args.data_capacity)
+    estimate = check_fit(board(args.board), args.design, cfg, block)  # DoesNotFit: before Yosys
     print(f"fit estimate: {estimate.logic} of {estimate.chip.logic} {estimate.chip.logic_name}, "
           f"{estimate.brams} of {estimate.chip.brams} {estimate.chip.bram_name}")
     out = Path(args.out) if args.out else build_dir(args.board, args.design, rows, cols)
     report = build_design(args.board, args.design, cfg, build_dir=out, seed=args.seed,
-                          clock_mhz=args.clock_mhz)
+                          clock_mhz=args.clock_mhz, data_capacity=args.data_capacity,
+                          baud=args.baud)
     print(summary(report))
     write_json(out / REPORT, report)
     print(f"  report    {out / REPORT}")
