@@ -125,6 +125,7 @@ class ParameterStore(ConfigComponent):
         m.d.comb += bias_word.eq(t_bias_base[layer] + (address >> k_log))
         bias_lane = address[:k_log] if k_log else Const(0, 1)
         is_bias = Signal()
+        read_group = Signal(K * wb)                           # the row's K weights / K biases
         read_value = Signal(wb)
         host_write = Signal()                                 # the ACCESS cycle of a write
 
@@ -159,8 +160,16 @@ class ParameterStore(ConfigComponent):
                 with m.Else():
                     m.next = "READ_DATA"
             with m.State("READ_DATA"):
-                m.d.sync += read_value.eq(Mux(is_bias, b_rd.data.as_value().word_select(
-                    bias_lane, wb), t_rd.data.as_value().word_select(lane, wb)))
+                # two mux levels, each behind a register: the block RAMs' clock-to-output
+                # leaves too little of a 75 MHz cycle for a K^2 : 1 mux (the ULX3S's
+                # critical path at 59 MHz had this select in one cycle)
+                tile_row = (t_rd.data.as_value().word_select(row[:k_log], K * wb) if k_log
+                            else t_rd.data.as_value())
+                m.d.sync += read_group.eq(Mux(is_bias, b_rd.data.as_value(), tile_row))
+                m.next = "READ_LANE"
+            with m.State("READ_LANE"):
+                group_lane = Mux(is_bias, bias_lane, j[:k_log]) if k_log else 0
+                m.d.sync += read_value.eq(read_group.word_select(group_lane, wb))
                 m.next = "RESPOND"
             with m.State("RESPOND"):
                 m.d.comb += [bus.rdata.valid.eq(1), bus.rdata.payload.eq(read_value)]
