@@ -14,6 +14,7 @@ BENCHMARKS = {
     "golden": "fewmul.bench_golden",
     "synth": "fewmul.bench_synth",
     "sim": "fewmul.bench_sim",
+    "trainer": "fewmul.bench_trainer",
 }
 
 

@@ -1,0 +1,274 @@
+"""The whole trainer on each board: samples/s from on-chip data, against its roofline and a CPU.
+
+For each point (a board, a network, a tile size ``K``), ``fewmul bench trainer``:
+
+1. builds the whole trainer (UART, link, engine, the digits training set on chip) for the board
+   with YoWASP Yosys + nextpnr and reads the post-route Fmax and the utilization;
+2. trains ``--samples`` digits samples from on-chip data in Verilator (DATA, then EPOCH
+   commands, ``fewmul.sim.tb_engine.epoch_bit_exact``), bit-exact with the golden model in the
+   same order, and takes the clock cycles per sample from the EPOCH answers;
+3. computes samples/s = one epoch's samples over its time: the cycles at the achieved Fmax, plus
+   the link's per-epoch traffic (LR and EPOCH frames and their answers) at the baud rate; and the
+   one-time upload of the data set at 115200 baud and at 3 Mbaud;
+4. puts beside it the roofline of ``fewmul.hw.roofline`` (the chip's bound and the bound of this
+   engine's shape) and, measured in the same run, the golden model's bit-exact samples per CPU
+   second on one core for the same network.
+
+Rows go to ``docs/results/trainer.json`` (keys of :data:`ROW_KEYS`), a table to
+``docs/results.md`` and a plot to ``docs/img/trainer_roofline.png``. Timings are
+measurements, never pass/fail.
+"""
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .training import default_config
+
+__all__ = ["POINTS", "ROW_KEYS", "add_arguments", "run", "link_seconds", "upload_seconds",
+           "golden_cpu_rate", "simulate_epoch", "make_row", "markdown"]
+
+#: (board, network, K, extra Config fields) measured by default.
+POINTS = (
+    ("ulx3s-85f", (64, 64, 10), 8, {}),
+    ("ulx3s-85f", (64, 256, 10), 8, {}),
+    ("icebreaker", (64, 64, 10), 2, {"weight_bits": 8, "err_bits": 12, "err_frac": 8,
+                                     "lr_shift": 3}),
+)
+#: The keys every row of ``docs/results/trainer.json`` has.
+ROW_KEYS = ("board", "network", "lanes", "fits", "clock_mhz", "fmax_mhz", "cycles_per_sample",
+            "samples_per_s", "roofline_cycles", "roofline_samples_per_s",
+            "shape_roofline_cycles", "fraction_of_roofline", "bit_exact",
+            "golden_cpu_samples_per_s", "upload_s_115200", "upload_s_3000000", "utilization")
+#: The digits training set (80 % of 1797).
+DIGITS_TRAIN = 1437
+BAUDS = (115_200, 3_000_000)
+BYTE_BITS = 10                                      # 8N1
+
+
+def _frame(payload):
+    return 6 + payload                              # SYNC, opcode, length, CRC
+
+
+def upload_seconds(cfg, samples, baud, max_payload=256):
+    """Time of the DATA frames of ``samples`` samples and their answers at ``baud``."""
+    record = 1 + cfg.layers[0]
+    per_frame = max(1, (max_payload - 4) // record)
+    frames = math.ceil(samples / per_frame)
+    wire = frames * (_frame(4) + _frame(0)) + samples * record
+    return wire * BYTE_BITS / baud
+
+
+def link_seconds(cfg, baud):
+    """The link's time per epoch: LR and EPOCH requests and their answers."""
+    wire = _frame(1) + _frame(0) + _frame(8) + _frame(8 + 4 * cfg.n_layers)
+    return wire * BYTE_BITS / baud
+
+
+def golden_cpu_rate(cfg, steps=2000, seed=1):
+    """Bit-exact golden training samples per CPU second on one core, digits, this network."""
+    from threadpoolctl import threadpool_limits
+
+    from .golden import data as datasets
+    from .golden.mlp import init_network, train_epoch
+    from .golden.rng import StreamSet
+    ds = datasets.load("digits", cfg)
+    net, streams = init_network(cfg), StreamSet(seed)
+    idx = np.arange(steps) % len(ds.y_train)
+    with threadpool_limits(limits=1):
+        train_epoch(net, ds.x_train[idx[:200]], ds.y_train[idx[:200]], streams, cfg)
+        cpu = time.process_time()
+        train_epoch(net, ds.x_train[idx], ds.y_train[idx], streams, cfg)
+        return steps / (time.process_time() - cpu)
+
+
+def simulate_epoch(cfg, samples, build_dir, simulator="verilator"):
+    """Train ``samples`` digits samples from on-chip data in ``simulator``, bit-exact with the
+    golden model; returns the testbench's report (``epochs``: cycles and count of each)."""
+    from .hw.engine import EngineSystem
+    from .sim.runner import run_testbench
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    result_json = build_dir / "result.json"
+    result_json.unlink(missing_ok=True)
+    params = dict(cfg=cfg.as_dict(), data="digits", samples=samples, check_every=0, seed=1,
+                  result_json=str(result_json), data_capacity=samples)
+    run_testbench(EngineSystem(cfg, data_capacity=samples), toplevel="engine_system",
+                  test_module="fewmul.sim.tb_engine", simulator=simulator,
+                  build_dir=build_dir, params=params, testcase="epoch_bit_exact",
+                  extra_env={"COCOTB_LOG_LEVEL": "WARNING"})
+    return json.loads(result_json.read_text())
+
+
+def make_row(board, cfg, build, sim, golden_rate, roof, shape_roof, baud=3_000_000):
+    """One row of ``docs/results/trainer.json`` from its measurements."""
+    epochs = sim["epochs"] if sim else []
+    cycles = (sum(e["cycles"] for e in epochs) / sum(e["count"] for e in epochs)
+              if epochs else None)
+    fmax = build.get("fmax_mhz") if build else None
+    rate = None
+    if cycles and fmax:
+        epoch_s = DIGITS_TRAIN * cycles / (fmax * 1e6) + link_seconds(cfg, baud)
+        rate = DIGITS_TRAIN / epoch_s
+    roof_rate = roof.samples_per_s(fmax * 1e6) if (roof and fmax) else None
+    return {
+        "board": board,
+        "network": "-".join(map(str, cfg.layers)),
+        "lanes": cfg.array_rows,
+        "fits": bool(build and build.get("fits", True) and fmax),
+        "clock_mhz": build.get("constraint_mhz") if build else None,
+        "fmax_mhz": fmax,
+        "meets_clock": bool(build and build.get("meets_timing")),
+        "cycles_per_sample": round(cycles, 1) if cycles else None,
+        "samples_per_s": round(rate) if rate else None,
+        "roofline_cycles": roof.cycles if roof else None,
+        "roofline_binds": roof.binds if roof else None,
+        "roofline_samples_per_s": round(roof_rate) if roof_rate else None,
+        "shape_roofline_cycles": shape_roof.cycles if shape_roof else None,
+        "fraction_of_roofline": (round(roof.cycles / cycles, 3)
+                                 if (roof and cycles) else None),
+        "bit_exact": bool(sim) and not sim.get("mismatches"),
+        "golden_cpu_samples_per_s": round(golden_rate) if golden_rate else None,
+        "speedup_vs_golden_cpu": (round(rate / golden_rate, 1)
+                                  if (rate and golden_rate) else None),
+        "upload_s_115200": round(upload_seconds(cfg, DIGITS_TRAIN, 115_200), 3),
+        "upload_s_3000000": round(upload_seconds(cfg, DIGITS_TRAIN, 3_000_000), 3),
+        "tuned_run_s": (round(60 * DIGITS_TRAIN / rate, 2) if rate else None),
+        "utilization": (build or {}).get("utilization"),
+        "resources": _resources(build),
+        "build_error": (build or {}).get("error"),
+        "config": cfg.as_dict(),
+    }
+
+
+def add_arguments(p):
+    p.add_argument("--points", default=None,
+                   help="board/network/K,... e.g. ulx3s-85f/64-256-10/8 (default: "
+                        + ", ".join(f"{b}/{'-'.join(map(str, n))}/{k}" for b, n, k, _ in POINTS)
+                        + ")")
+    p.add_argument("--samples", type=int, default=64,
+                   help="digits samples trained bit-exact in Verilator per point")
+    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    p.add_argument("--no-build", action="store_true",
+                   help="reuse each point's build report (build/bench-trainer/...)")
+    p.add_argument("--out", default="build/bench-trainer", help="build directory")
+    p.add_argument("--json", default="docs/results/trainer.json", help="rows written here")
+    p.add_argument("--no-results", action="store_true", help="do not rewrite docs/results.md")
+
+
+def _points(spec):
+    if not spec:
+        return POINTS
+    out = []
+    defaults = {(b, n, k): f for b, n, k, f in POINTS}
+    for item in spec.split(","):
+        try:
+            board, network, lanes = item.split("/")
+            layers, lanes = tuple(int(v) for v in network.split("-")), int(lanes)
+        except ValueError:
+            raise ValueError(f"--points wants board/network/K, e.g. ulx3s-85f/64-64-10/8, "
+                             f"not {item!r}") from None
+        out.append((board, layers, lanes, defaults.get((board, layers, lanes), {})))
+    return tuple(out)
+
+
+def _build(board_name, cfg, out, seed, reuse):
+    """The board's build report of the trainer (``None`` if it does not fit)."""
+    from .boards.synth import SynthesisFailed, build_design
+    report_path = Path(out) / "report.json"
+    if reuse and report_path.exists():
+        return json.loads(report_path.read_text())
+    try:
+        report = build_design(board_name, "system", cfg, build_dir=out, seed=seed,
+                              data_capacity=DIGITS_TRAIN, baud=BAUDS[-1])
+    except SynthesisFailed as exc:
+        report = {"fits": False, "error": str(exc).splitlines()[0]}
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(report, indent=2))
+    return report
+
+
+#: The utilization figures a row keeps (nextpnr's cell names), by family.
+RESOURCES = ("TRELLIS_COMB", "TRELLIS_FF", "DP16KD", "MULT18X18D", "ICESTORM_LC",
+             "ICESTORM_RAM", "ICESTORM_SPRAM", "ICESTORM_DSP")
+
+
+def _resources(build):
+    util = (build or {}).get("utilization") or {}
+    return {name: [util[name]["used"], util[name]["available"]]
+            for name in RESOURCES if name in util}
+
+
+def markdown(rows):
+    """The table of ``docs/results.md`` for ``rows``."""
+    def f(value, spec=",.0f"):
+        return "-" if value is None else format(value, spec)
+    lines = ["| board | network | K | fits | Fmax (clock) MHz | cycles / sample | samples/s | "
+             "roofline: chip / this shape (cycles) | of the chip's roofline | bit-exact | "
+             "golden, 1 CPU core | upload 115200 / 3M baud | resources |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        res = ", ".join(f"{name} {used}/{avail}" for name, (used, avail) in
+                        r["resources"].items() if used)
+        lines.append(
+            f"| {r['board']} | {r['network']} | {r['lanes']} | {'yes' if r['fits'] else 'no'} | "
+            f"{f(r['fmax_mhz'], '.1f')} ({f(r['clock_mhz'], '.0f')}) | "
+            f"{f(r['cycles_per_sample'], '.0f')} | {f(r['samples_per_s'])} | "
+            f"{f(r['roofline_cycles'])} / {f(r['shape_roofline_cycles'])} "
+            f"({r['roofline_binds']}) | {f(r['fraction_of_roofline'], '.0%')} | "
+            f"{'yes' if r['bit_exact'] else 'NO'} | {f(r['golden_cpu_samples_per_s'])} | "
+            f"{r['upload_s_115200']:.1f} s / {r['upload_s_3000000']:.2f} s | {res} |")
+    lines += ["", "samples/s: one epoch of the digits training set (1,437 samples) from on-chip "
+              "data at the achieved Fmax, plus its LR and EPOCH frames at 3 Mbaud; the upload "
+              "(once) is beside it. Cycles per sample: the EPOCH answers' cycles in Verilator, "
+              "every step bit-exact with the golden model in the same order. Roofline: "
+              "`fewmul.hw.roofline` for the whole chip, and for this engine's K x K tile "
+              "(`pes=(K, K)`)."]
+    return "\n".join(lines)
+
+
+def _command(args):
+    parts = ["fewmul bench trainer"]
+    if args.points:
+        parts.append(f"--points {args.points}")
+    if args.samples != 64:
+        parts.append(f"--samples {args.samples}")
+    if args.no_build:
+        parts.append("--no-build")
+    return " ".join(parts)
+
+
+def run(args):
+    from .hw.roofline import Assumptions, roofline
+    from .results import update_section, write_json
+    rows = []
+    for board_name, layers, lanes, fields in _points(args.points):
+        cfg = default_config().replace(layers=layers, array_rows=lanes, array_cols=lanes,
+                                       **fields)
+        tag = f"{board_name}-{'-'.join(map(str, layers))}-k{lanes}"
+        build = _build(board_name, cfg, Path(args.out) / tag, args.seed, args.no_build)
+        sim = simulate_epoch(cfg, args.samples, Path(args.out) / tag / "sim")
+        golden = golden_cpu_rate(cfg)
+        chip = _chip(board_name)
+        assume = Assumptions(draws_per_cycle=min(lanes, 4))
+        roof = roofline(cfg, chip, assume=assume)
+        shape = roofline(cfg, chip, pes=(lanes, lanes), assume=assume)
+        row = make_row(board_name, cfg, build, sim, golden, roof, shape)
+        rows.append(row)
+        print(json.dumps({k: row[k] for k in ROW_KEYS if k != "utilization"}))
+    write_json(args.json, rows)
+    if not args.no_results:
+        table = markdown(rows)
+        print(table)
+        path = update_section("bench-trainer", "The whole trainer on a board", _command(args),
+                              table)
+        print(f"wrote {path}")
+    return 0
+
+
+def _chip(board_name):
+    from .boards.synth import board
+    return board(board_name).device

@@ -1,0 +1,51 @@
+"""fewmul bench trainer: its arithmetic from the protocol (docs/protocol.md) and its rows."""
+
+import pytest
+
+from fewmul.bench_trainer import ROW_KEYS, link_seconds, make_row, markdown, upload_seconds
+from fewmul.hw.engine import EngineSystem
+from fewmul.hw.roofline import roofline
+from fewmul.training import default_config
+
+CFG = default_config().replace(layers=(64, 64, 10), array_rows=8, array_cols=8)
+
+
+def test_upload_time_counts_every_frame_byte():
+    # docs/protocol.md: a frame is SYNC, opcode, LE16 length, payload, CRC16 (6 bytes around
+    # the payload); a DATA request carries address and count (4 bytes) and its records
+    # (label + 64 pixels), as many as fit 256 payload bytes: 3; the answer is empty.
+    frames = -(-1437 // 3)
+    wire = frames * (6 + 4) + 1437 * 65 + frames * 6
+    assert upload_seconds(CFG, 1437, 115_200) == pytest.approx(wire * 10 / 115_200)
+    assert upload_seconds(CFG, 1437, 3_000_000) == pytest.approx(wire * 10 / 3_000_000)
+    assert EngineSystem(CFG, data_capacity=1437).engine.frame_records == 3
+
+
+def test_epoch_link_time():
+    # per epoch: LR (1 byte) and its empty answer, EPOCH (8) and its answer (correct, cycles,
+    # one clips count per layer: LE32 each)
+    wire = (6 + 1) + 6 + (6 + 8) + (6 + 4 * (2 + CFG.n_layers))
+    assert link_seconds(CFG, 3_000_000) == pytest.approx(wire * 10 / 3_000_000)
+
+
+def test_row_rate_is_an_epoch_over_its_time():
+    build = {"fmax_mhz": 50.0, "constraint_mhz": 75.0, "meets_timing": False,
+             "utilization": {"DP16KD": {"used": 9, "available": 208}}}
+    sim = {"epochs": [{"count": 10, "cycles": 2000}, {"count": 10, "cycles": 2200}],
+           "mismatches": []}
+    roof = roofline(CFG, "ecp5-85f")
+    row = make_row("ulx3s-85f", CFG, build, sim, 1000.0, roof, roof)
+    assert set(ROW_KEYS) <= set(row)
+    assert row["cycles_per_sample"] == 210
+    epoch_s = 1437 * 210 / 50e6 + link_seconds(CFG, 3_000_000)
+    assert row["samples_per_s"] == round(1437 / epoch_s)
+    assert row["bit_exact"] and row["fits"] and not row["meets_clock"]
+    assert row["resources"] == {"DP16KD": [9, 208]}
+    assert "| ulx3s-85f | 64-64-10 | 8 | yes | 50.0 (75) | 210 |" in markdown([row])
+
+
+def test_row_of_a_design_that_does_not_fit():
+    row = make_row("icebreaker", CFG, {"fits": False, "error": "no BELs"}, None, 1000.0,
+                   None, None)
+    assert not row["fits"] and row["samples_per_s"] is None and not row["bit_exact"]
+    assert row["build_error"] == "no BELs"
