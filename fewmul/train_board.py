@@ -12,7 +12,11 @@ The host driver (:class:`fewmul.host.Device` over :class:`fewmul.host.SerialTran
    learning-rate shift of the schedule (the LR command);
 
 then :class:`BoardTrainer` RESETs, LOADs the initial network and reads it back, SEEDs the random
-streams, and trains per sample with TRAIN frames: each epoch starts with LR (the schedule's
+streams, and trains. With the keyed order (``--order keyed``) it uploads the training set once
+(DATA; a board built without room for it is a :class:`BoardError` naming ``--data-capacity``)
+and trains each epoch with LR and one EPOCH, whose answer (correct predictions, clips per
+layer) is compared with golden's in the same order, then every weight. Otherwise it trains
+per sample with TRAIN frames: each epoch starts with LR (the schedule's
 shift), the golden model (``fewmul.golden.mlp.train_step``) runs alongside, every answer
 (the step's predicted class) is compared, and every weight and bias is read back and compared
 after the first sample (what PING cannot check: a bitstream built with other datapath modes
@@ -28,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fewmul.host import Device, SerialTransport
-from fewmul.protocol import LinkError, memory_map
+from fewmul.protocol import ErrorCode, LinkError, memory_map
 from fewmul.training import TrainingMismatch
 
 __all__ = ["BoardError", "BoardSettings", "BoardTrainer", "board_backend", "connect",
@@ -207,7 +211,8 @@ class BoardTrainer:
         self.net = init_network(cfg, init_range=options.init_range)
         self.streams = StreamSet(cfg.seed)
         self.stats = {"samples": 0, "checks": 0, "answers_wrong": 0, "seconds": 0.0,
-                      "mismatches": []}
+                      "mismatches": [], "engine_cycles": 0, "upload_seconds": None}
+        self.uploaded = False
         self.device = device or connect(cfg, settings, options.lr_shifts(cfg))
         started = time.perf_counter()
         try:
@@ -253,6 +258,55 @@ class BoardTrainer:
                 bar.close()
             self.stats["seconds"] += time.perf_counter() - started
 
+    def train_keyed_epoch(self, order, lr_shift, key):
+        """The epoch from the board's own data set: DATA uploads the training set before the
+        first one; LR, then one EPOCH trains ``order`` (``epoch_order(n, key)``, cut), with
+        golden alongside in the same order; its answer (``correct``, ``clips`` per layer) and
+        every weight are compared."""
+        from fewmul.golden.mlp import train_step
+        step_cfg = self.cfg.replace(lr_shift=self.cfg.check_lr_shift(lr_shift))
+        started = time.perf_counter()
+        size = len(self.ds.y_train)
+        try:
+            if not self.uploaded:
+                self._upload()
+            self.device.set_lr(lr_shift)
+            answer = self.device.epoch(size, len(order), key)
+        except LinkError as exc:
+            raise BoardError(f"the board's EPOCH failed after {self.stats['samples']} samples "
+                             f"({exc}): check its cable and power, then run again") from None
+        finally:
+            self.stats["seconds"] += time.perf_counter() - started
+        clips, correct = [0] * self.cfg.n_layers, 0
+        for index in order:
+            x, label = self.ds.x_train[index], int(self.ds.y_train[index])
+            y = train_step(self.net, x, label, self.streams, step_cfg, clips)
+            correct += int(np.argmax(y)) == label
+        self.stats["samples"] += len(order)
+        self.stats["engine_cycles"] += answer["cycles"]
+        if answer["correct"] != correct or answer["clips"] != clips:
+            self.stats["answers_wrong"] += 1
+            self._fail([f"EPOCH of {len(order)} samples: board answered correct "
+                        f"{answer['correct']}, clips {answer['clips']}; golden {correct}, "
+                        f"{clips}"])
+        self._check(f"after sample {self.stats['samples']} (end of epoch)")
+
+    def _upload(self):
+        """DATA: the training set into the board's data set, once."""
+        upload_started = time.perf_counter()
+        try:
+            self.device.data(0, [[int(v) for v in x] for x in self.ds.x_train],
+                             [int(v) for v in self.ds.y_train])
+        except LinkError as exc:
+            if exc.code == ErrorCode.BAD_ADDRESS:
+                raise BoardError(f"the board holds fewer samples than the training set's "
+                                 f"{len(self.ds.y_train)} ({exc}): build it with "
+                                 f"--data-capacity {len(self.ds.y_train)} or more, or train "
+                                 f"with --order host") from None
+            raise
+        self.uploaded = True
+        self.stats["upload_seconds"] = time.perf_counter() - upload_started
+
     def _train_samples(self, order, step_cfg, every, bar):
         """TRAIN every sample of ``order``; golden alongside; answers and weights compared."""
         from fewmul.golden.mlp import train_step
@@ -284,6 +338,8 @@ class BoardTrainer:
         return {"bit_exact": bit_exact, "port": self.settings.port, "baud": self.settings.baud,
                 "samples": st["samples"], "checks": st["checks"],
                 "mismatches": st["mismatches"], "seconds": st["seconds"],
+                "upload_seconds": st["upload_seconds"],
+                "engine_cycles": st["engine_cycles"] or None,
                 "board_samples_per_second": st["samples"] / st["seconds"] if st["seconds"]
                 else None}
 

@@ -17,10 +17,15 @@ A backend is a function ``(cfg, dataset, options, settings) -> trainer``; a trai
   (``"paper"``: real-valued weights; ``"multiplier_free"``: deterministic signs, integer);
 - optionally ``summary()``: extra JSON fields of the run (cycles, checks, ...), and ``close()``.
 
+- optionally ``train_keyed_epoch(order, lr_shift, key)``: the same pass when ``order`` is the
+  keyed order of ``key`` (the board trains it from its on-chip data set with one EPOCH).
+
 A trainer that compares with golden raises :class:`TrainingMismatch` (its ``summary`` holds the
-run's figures so far). Sample order: epoch ``k`` visits the training set in
-``np.random.default_rng(seed)``'s ``k``-th permutation (host side; every backend uses the same
-order), cut to its first ``options.samples`` when that is set. Learning-rate schedule: epoch
+run's figures so far). Sample order (``options.order``): ``"host"`` (default), epoch ``k``
+visits the training set in ``np.random.default_rng(seed)``'s ``k``-th permutation; ``"keyed"``,
+in ``fewmul.golden.order.epoch_order(n, epoch_key(seed, k))``, the order the chip generates
+itself (``docs/datapath.md`` section 12). Every backend uses the same order, cut to its first
+``options.samples`` when that is set. Learning-rate schedule: epoch
 ``k`` (from 0) uses ``lr_shift + k // lr_decay`` (constant when ``lr_decay`` is 0), see
 ``docs/datapath.md`` section 9; :func:`schedule_lr_range` sizes the hardware's run-time range
 for it.
@@ -100,11 +105,14 @@ class TrainOptions:
     init_range: float = None             # None: default_init_range of the run's weights
     lr_decay: int = DEFAULTS["lr_decay"]  # epochs per halving of the learning rate (0: constant)
     samples: int = None                  # train on the first N samples of each epoch (None: all)
+    order: str = "host"                  # host: numpy permutations; keyed: the on-chip order
 
     def __post_init__(self):
         _check_count("epochs", self.epochs, 1)
         _check_count("lr_decay", self.lr_decay, 0)
         _check_count("samples", self.samples, 1, allow_none=True)
+        if self.order not in ORDERS:
+            raise ValueError(f"order must be one of {', '.join(ORDERS)}; not {self.order!r}")
         if self.arith not in ("fixed", "float"):
             raise ValueError(f"arith must be one of fixed, float; not {self.arith!r}")
         if self.init_range is not None and not self.init_range > 0:
@@ -234,7 +242,7 @@ def train(cfg, options=TrainOptions(), backend="golden", settings=None, progress
                    "backend": backend, "arith": "float" if options.float_weights else
                    options.arith, "weights": _weights_name(cfg, options),
                    "init_range": options.init_range, "lr_decay": options.lr_decay,
-                   "samples": options.samples},
+                   "samples": options.samples, "order": options.order},
         "split": {**SPLIT, "train": len(ds.y_train), "test": len(ds.y_test)},
         "epochs": history,
         "test_accuracy": history[-1]["test_accuracy"],
@@ -245,6 +253,19 @@ def train(cfg, options=TrainOptions(), backend="golden", settings=None, progress
     }
     result.update(getattr(trainer, "summary", dict)())
     return result
+
+
+#: The sample orders of :class:`TrainOptions`.
+ORDERS = ("host", "keyed")
+
+
+def _epoch_order(order_rng, cfg, ds, options, epoch):
+    """``(indices, key)`` of epoch ``epoch``: the key is ``None`` for the host order."""
+    if options.order == "keyed":
+        from fewmul.golden.order import epoch_key, epoch_order
+        key = epoch_key(cfg.seed, epoch)
+        return epoch_order(len(ds.y_train), key)[:options.samples], key
+    return order_rng.permutation(len(ds.y_train))[:options.samples], None
 
 
 def _epochs(trainer, cfg, ds, options, progress):
@@ -261,9 +282,13 @@ def _epochs(trainer, cfg, ds, options, progress):
 
     try:
         for epoch in range(options.epochs):
-            order = order_rng.permutation(len(ds.y_train))[:options.samples]
+            order, key = _epoch_order(order_rng, cfg, ds, options, epoch)
             started, started_cpu = time.perf_counter(), time.process_time()
-            trainer.train_epoch(order, options.lr_shift(cfg, epoch))
+            keyed = getattr(trainer, "train_keyed_epoch", None)
+            if key is not None and keyed is not None:
+                keyed(order, options.lr_shift(cfg, epoch), key)
+            else:
+                trainer.train_epoch(order, options.lr_shift(cfg, epoch))
             wall += time.perf_counter() - started
             cpu += time.process_time() - started_cpu
             steps += len(order)

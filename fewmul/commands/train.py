@@ -14,6 +14,7 @@ from fewmul.training import (
     BACKENDS,
     DEFAULTS,
     INIT_RANGES,
+    ORDERS,
     TrainingMismatch,
     TrainOptions,
     default_config,
@@ -84,6 +85,10 @@ def add_parser(sub):
                    help="fixed: bit-exact integer datapath; float: the paper's rule in float64")
     p.add_argument("--epochs", type=int, default=DEFAULTS["epochs"],
                    help="passes over the training set")
+    p.add_argument("--order", choices=ORDERS, default="host",
+                   help="sample order of each epoch: host (numpy permutations) or keyed (the "
+                        "order the chip generates; the board backend then uploads the data set "
+                        "once with DATA and trains each epoch with one EPOCH; default host)")
     p.add_argument("--samples", type=int, default=None, metavar="N",
                    help="train only the first N samples of each epoch (default: all)")
     p.add_argument("--seed", type=int, default=defaults.seed,
@@ -150,7 +155,7 @@ def options_from_args(args):
     """The :class:`~fewmul.training.TrainOptions` of parsed ``fewmul train`` arguments."""
     return TrainOptions(dataset=args.dataset, epochs=args.epochs, arith=args.arith,
                         float_weights=args.weights == "float", init_range=args.init_range,
-                        lr_decay=args.lr_decay, samples=args.samples)
+                        lr_decay=args.lr_decay, samples=args.samples, order=args.order)
 
 
 def config_from_args(args, options):
