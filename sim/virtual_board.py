@@ -176,23 +176,24 @@ def quiet_cycles(top):
     return 2 * top.design.link.timeout_cycles + 100 * top.uart_divisor
 
 
-def simulated_top(board_name, cfg, divisor=DEFAULT_DIVISOR):
-    """The board's top around the trainer for ``cfg``, PLL stood in for, at ``divisor``."""
+def simulated_top(board_name, cfg, divisor=DEFAULT_DIVISOR, data_capacity=0):
+    """The board's top around the trainer for ``cfg`` (``data_capacity`` samples of on-chip
+    data), PLL stood in for, at ``divisor``."""
     from fewmul.boards.designs import make_design
     from fewmul.boards.top import BAUD
     if not isinstance(divisor, int) or divisor < 4:
         raise ValueError(f"the UART divisor must be an integer >= 4, not {divisor!r}")
     target = _check_uart_board(board_name)
-    top = target.board_module().top(make_design("system", cfg), clock_mhz=divisor * BAUD / 1e6,
-                                    simulated=True)
+    top = target.board_module().top(make_design("system", cfg, data_capacity=data_capacity),
+                                    clock_mhz=divisor * BAUD / 1e6, simulated=True)
     assert top.uart_divisor == divisor, (top.uart_divisor, divisor)
     return top, target
 
 
-def board_sources(board_name, cfg, *, divisor=DEFAULT_DIVISOR):
+def board_sources(board_name, cfg, *, divisor=DEFAULT_DIVISOR, data_capacity=0):
     """:class:`ModelSources` of ``board_name``'s top with the trainer for ``cfg``."""
     from amaranth.back import verilog
-    top, target = simulated_top(board_name, cfg, divisor)
+    top, target = simulated_top(board_name, cfg, divisor, data_capacity)
     platform = SimulationPlatform(target.make_platform())
     fragment = Fragment.get(top, platform)
     text, _ = verilog.convert_fragment(fragment, platform.ports(), name="board")

@@ -26,7 +26,7 @@ from fewmul.protocol import Counter
 from fewmul.sim.virtual_board import VirtualBoardError, board_sources
 
 #: A small trainer: seconds to train, ~30 s to compile once (cached in build/virtual-board).
-SMALL = dict(hidden=8, rows=2, cols=2)
+SMALL = dict(hidden=8, rows=2, cols=2, data_capacity=1437)
 
 
 def small_config():
@@ -79,7 +79,7 @@ def test_bad_options_are_one_line(argv, message, capsys):
 def _start(board_name, timeout=600):
     argv = [sys.executable, "-m", "fewmul", "board", "sim", "--board", board_name,
             "--hidden", str(SMALL["hidden"]), "--rows", str(SMALL["rows"]),
-            "--cols", str(SMALL["cols"])]
+            "--cols", str(SMALL["cols"]), "--data-capacity", str(SMALL["data_capacity"])]
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ready, _, _ = select.select([process.stdout], [], [], timeout)
     line = process.stdout.readline().strip() if ready else ""
@@ -127,3 +127,24 @@ def test_virtual_board_trains_bit_exact():
         _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert re.search(r"stopped after \d+ cycles .* 0 framing errors", err), err
+
+
+@pytest.mark.sim
+def test_virtual_board_trains_keyed_epochs_from_its_data_set(tmp_path):
+    # fewmul train --backend board --order keyed: DATA uploads the digits training set once,
+    # each epoch is LR + one EPOCH; its answer and every weight are compared with golden in
+    # the same order (the checks raise TrainingMismatch).
+    from fewmul.train_board import BoardSettings
+    from fewmul.training import TrainOptions, train
+    cfg = small_config()
+    process, port = _start("icebreaker")
+    try:
+        options = TrainOptions(epochs=2, lr_decay=1, samples=12, order="keyed",
+                               init_range=1.0)
+        result = train(cfg, options, backend="board",
+                       settings=BoardSettings(port=port, timeout=60, progress=False))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    assert result["bit_exact"] and result["samples"] == 24, result
+    assert result["upload_seconds"] is not None and result["engine_cycles"] > 0

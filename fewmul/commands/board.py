@@ -34,6 +34,9 @@ def add_parser(sub):
     add_config_arguments(s)
     s.add_argument("--divisor", type=int, default=DEFAULT_DIVISOR,
                    help="UART clocks per bit of the simulated board (>= 4)")
+    s.add_argument("--data-capacity", type=int, default=0, metavar="N",
+                   help="samples of the on-chip data set (DATA / EPOCH, `fewmul train --order "
+                        "keyed`)")
     s.add_argument("--link", metavar="PATH", default=None,
                    help="also make PATH a symlink to the port (removed at exit)")
     s.set_defaults(func=run)
@@ -102,7 +105,8 @@ def run(args):
 
     try:
         cfg = config_from_args(args)
-        sources = board_sources(args.board, cfg, divisor=args.divisor)
+        sources = board_sources(args.board, cfg, divisor=args.divisor,
+                                data_capacity=args.data_capacity)
         say(f"building the {args.board} top with the {_describe(cfg)} (Verilator; cached)")
         exe = build_model(sources, log=say)
         board = VirtualBoard(exe, sources, link=args.link)
