@@ -65,6 +65,10 @@ TUNED_CONFIG = dict(update_fraction="round")
 SPLIT = dict(test_fraction=0.2, random_state=0, stratified=True)
 
 
+#: The sample orders of :class:`TrainOptions`.
+ORDERS = ("host", "keyed")
+
+
 def default_init_range(weights):
     """The tuned initial range for ``weights`` (``binary``, ``ternary`` or ``float``)."""
     return INIT_RANGES[weights]
@@ -253,10 +257,6 @@ def train(cfg, options=TrainOptions(), backend="golden", settings=None, progress
     }
     result.update(getattr(trainer, "summary", dict)())
     return result
-
-
-#: The sample orders of :class:`TrainOptions`.
-ORDERS = ("host", "keyed")
 
 
 def _epoch_order(order_rng, cfg, ds, options, epoch):
