@@ -194,7 +194,7 @@ def build_design(board_name, design, cfg, *, build_dir, seed=1, clock_mhz=None, 
             # without LUT RAM the FIFO goes to block RAM and synthesis completes.
             synth_opts = ("-nolutram",)
     else:
-        block = make_design(design, cfg)
+        block = make_design(design, cfg, dsp_blocks=target.dsp_blocks)
     top = module.top(block, clock_mhz=clock_mhz)
     report = synthesize(top, board_name=board_name, build_dir=build_dir, name=name, seed=seed,
                         nextpnr_opts=nextpnr_opts, synth_opts=synth_opts)
