@@ -200,3 +200,30 @@ def test_critical_path_names_the_design_signals(tmp_path):
         "through": ["pe_0_1.x", "q_shift_1"], "logic_ns": 1.75, "routing_ns": 2.0,
         "total_ns": 3.75}
     assert bench_synth.critical_path(tmp_path / "missing") is None
+
+
+def test_best_rows_merge_by_device_format_and_array(tmp_path):
+    """``docs/results/synth.json``: one row per best build, multiplier designs as ``baseline``,
+    and a later run of one design replaces only its own row."""
+    from fewmul.bench_synth.rows import best_rows, merge_rows
+    from fewmul.bench_synth.settings import shapes_for
+
+    def build(design, rows, cols, fmax, dsp):
+        return {"design": design, "rows": rows, "cols": cols, "pes": rows * cols,
+                "logic_cells": {"used": 100, "available": 83640}, "constraint_mhz": 75.0,
+                "utilization": {"MULT18X18D": {"used": dsp, "available": 156}},
+                "fmax_seeds_mhz": {"min": fmax - 1, "median": fmax, "max": fmax + 1,
+                                   "seeds": [1, 2, 3]}, "peak_macs_per_s": rows * cols * fmax}
+    best = {("ecp5-85f", ""): {"fewmul": build("fewmul", 16, 8, 80.0, 0), "baseline": None,
+                               "systolic": build("systolic", 12, 13, 100.0, 156)}}
+    path = tmp_path / "synth.json"
+    rows = merge_rows(path, best_rows(best))
+    assert [(r["design"], r["array"], r["dsp"], r["pes"]) for r in rows] == [
+        ("fewmul", "fewmul", 0, 128), ("baseline", "systolic", 156, 156)]
+    again = merge_rows(path, best_rows({("ecp5-85f", ""): {
+        "systolic": build("systolic", 16, 8, 110.0, 128)}}))
+    assert [(r["array"], r["fmax_mhz_median"]) for r in again] == [("fewmul", 80.0),
+                                                                  ("systolic", 110.0)]
+    assert json.loads(path.read_text()) == again
+    assert shapes_for("ecp5-85f", "systolic")[3] == (12, 13)          # all 156 MULT18X18D
+    assert shapes_for("ecp5-85f", "fewmul", quick=True) == [(4, 4), (8, 8)]

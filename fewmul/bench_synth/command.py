@@ -8,8 +8,9 @@ from .build import build_point
 from .critical_path import critical_paths_table
 from .log import PointLog, build_dir_of, format_label, format_of, point_tag
 from .plots import plots
+from .rows import best_rows, merge_rows
 from .search import best_build, sweep
-from .settings import COMMAND, DESIGNS, DEVICES, QUICK, SHAPES
+from .settings import COMMAND, DESIGNS, DEVICES, shapes_for
 from .tables import per_pe_costs, results_tables
 
 __all__ = ["add_arguments", "main", "run", "write_docs"]
@@ -24,7 +25,7 @@ def add_arguments(p):
     p.add_argument("--devices", default=",".join(DEVICES),
                    help=f"comma-separated devices (default {','.join(DEVICES)})")
     p.add_argument("--designs", default=",".join(DESIGNS),
-                   help="comma-separated designs (default fewmul,baseline)")
+                   help=f"comma-separated designs (default {','.join(DESIGNS)})")
     p.add_argument("--router", choices=("router1", "router2"), default=None,
                    help="nextpnr router (default: nextpnr's, router1); recorded in each point, "
                         "not in its key")
@@ -41,6 +42,12 @@ def add_arguments(p):
     p.add_argument("--breakdown", default=",".join(DEVICES), metavar="DEVICES",
                    help="devices whose best fewmul build gets a per-module area table "
                         "(Yosys again, minutes on a big ECP5 array; '' for none)")
+    p.add_argument("--section", default="bench-synth", metavar="NAME",
+                   help="the docs/results.md section to write (default bench-synth; another name "
+                        "keeps that section when the log holds only some designs)")
+    p.add_argument("--rows-json", default="docs/results/synth.json", metavar="PATH",
+                   help="merge the best configurations into this JSON list (with the docs; "
+                        "default docs/results/synth.json)")
     p.add_argument("--note", default="", help="a paragraph appended to the docs section")
     p.add_argument("--report-only", action="store_true",
                    help="build nothing: report from the builds already logged in --out")
@@ -87,7 +94,7 @@ def run(args, command=COMMAND):
     if not log.offline:
         for device in devices:
             for design in designs:
-                shapes = QUICK[device] if args.quick else SHAPES[device]
+                shapes = shapes_for(device, design, args.quick)
                 print(f"== {device} {format_label(tag)} {design}", flush=True)
                 sweep(device, design, shapes, seeds=seeds, out=out, log=log, fmt=fmt,
                       router=args.router)
@@ -103,7 +110,7 @@ def run(args, command=COMMAND):
                 continue
             best[device, t] = {}
             for design in designs:
-                shapes = QUICK[device] if args.quick else SHAPES[device]
+                shapes = shapes_for(device, design, args.quick)
                 shape, builds = sweep(device, design, shapes, seeds=seeds, out=out, log=log,
                                       fmt=t_fmt)
                 best[device, t][design] = best_build(builds) if shape else None
@@ -157,6 +164,10 @@ def write_docs(args, log, best, out, summary, table, command):
             f"through, `pe_i_j.x` is the column's issue register seen at a PE's "
             f"port):\n\n{critical_paths_table(best, out)}\n\n"
             + "\n".join(areas) + f"\n{images}\n" + (f"\n{args.note}\n" if args.note else ""))
-    update_section("bench-synth", "Synthesis: training PEs per chip (fewmul vs multiplier "
-                   "baseline)", command, body)
+    title = "Synthesis: training PEs per chip (fewmul vs multiplier baseline)"
+    if args.section != "bench-synth":
+        title += f" ({args.section})"
+    update_section(args.section, title, command, body)
     print(f"updated {RESULTS}")
+    merge_rows(args.rows_json, best_rows(best))
+    print(f"updated {args.rows_json}")

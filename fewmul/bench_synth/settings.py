@@ -1,6 +1,7 @@
 """What the synthesis sweep builds: devices with their clock targets, array shapes, designs."""
 
-__all__ = ["DEVICES", "SHAPES", "QUICK", "DESIGNS", "COMMAND"]
+__all__ = ["DEVICES", "SHAPES", "QUICK", "DESIGNS", "MULTIPLIER_DESIGNS", "DESIGN_SHAPES",
+           "COMMAND", "shapes_for"]
 
 
 DEVICES = {
@@ -22,7 +23,26 @@ SHAPES = {
 QUICK = {"ice40up5k": [(2, 2), (4, 4)], "ecp5-85f": [(4, 4), (8, 8)]}
 
 
-DESIGNS = ("fewmul", "baseline")
+DESIGNS = ("fewmul", "baseline", "systolic")
+
+#: The multiplier designs: the training baseline (``hw.baseline.MultiplierArray``) and the
+#: plain systolic MAC array (``hw.mac_array``, the chip's multiplier ceiling). fewmul is compared
+#: with the best of them.
+MULTIPLIER_DESIGNS = ("baseline", "systolic")
+
+#: Shapes of a design that differ from its device's :data:`SHAPES`: the systolic array's PEs are
+#: hard multipliers up to the chip's count (156 MULT18X18D, 8 SB_MAC16), LUT multipliers beyond.
+DESIGN_SHAPES = {
+    ("ecp5-85f", "systolic"): [(4, 4), (8, 8), (16, 8), (12, 13), (16, 16)],
+    ("ice40up5k", "systolic"): [(2, 2), (2, 4), (3, 4), (4, 4)],
+}
 
 
 COMMAND = "fewmul bench synth --json build/bench-synth.json"
+
+
+def shapes_for(device, design, quick=False):
+    """The shapes the sweep tries for ``design`` on ``device`` (``quick``: two small ones)."""
+    if quick:
+        return QUICK[device]
+    return DESIGN_SHAPES.get((device, design), SHAPES[device])

@@ -2,6 +2,7 @@
 a PE."""
 
 from .log import format_label, point_tag
+from .settings import MULTIPLIER_DESIGNS
 
 __all__ = ["KINDS", "results_tables", "per_pe_costs", "seeds_meeting", "dsp_used", "yosys_kinds"]
 
@@ -71,7 +72,8 @@ def results_tables(log, best):
             rows.append(f"| {p['device']} | {fmt} | {p['design']} | {p['rows']} x {p['cols']} | "
                         f"{p['pes']} | does not fit / build | | | | | no | |")
     summary = ["| device | format | design | best R x C | PEs | logic cells | Fmax MHz min / "
-               "median / max (seeds) | peak GMAC/s (PEs x median Fmax) | fewmul / baseline |",
+               "median / max (seeds) | peak GMAC/s (PEs x median Fmax) | fewmul / best "
+               "multiplier design |",
                "|---|---|---|---|---:|---:|---|---:|---:|"]
     for (device, tag), designs in best.items():
         peaks = {d: (b["peak_macs_per_s"] if b else None) for d, b in designs.items()}
@@ -83,8 +85,10 @@ def results_tables(log, best):
                 continue
             s = b["fmax_seeds_mhz"]
             ratio = ""
-            if design == "fewmul" and peaks.get("baseline"):
-                ratio = f"{peaks['fewmul'] / peaks['baseline']:.1f} x"
+            multipliers = {d: peaks[d] for d in MULTIPLIER_DESIGNS if peaks.get(d)}
+            if design == "fewmul" and multipliers:
+                rival = max(multipliers, key=multipliers.get)
+                ratio = f"{peaks['fewmul'] / multipliers[rival]:.2f} x ({rival})"
             used, available = b["logic_cells"]["used"], b["logic_cells"]["available"]
             summary.append(
                 f"| {device} | {fmt} | {design} | {b['rows']} x {b['cols']} | {b['pes']} | "
