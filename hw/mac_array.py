@@ -10,7 +10,8 @@ matrix ``W`` of ``N``-bit signed weights, one per PE, and takes one command per 
 
 Commands take effect in order: a MAC sees every LOAD before it and none after, with no gap
 between them. ``cmd.ready`` is always 1 and ``y`` has no ready: the array never stalls, and
-``y`` must be taken in the cycle ``y_valid`` is high. :func:`fewmul.golden.mac_array.reference` is the numpy twin.
+``y`` must be taken in the cycle ``y_valid`` is high. :func:`fewmul.golden.mac_array.reference`
+is the numpy twin.
 
 This is the plain multiplier array a chip's hard multipliers can run at full speed, the ceiling
 the fewmul array is compared against (``fewmul bench synth``, design ``systolic``): nothing is
@@ -25,10 +26,13 @@ registers -> product -> product -> ``psum``): a hard multiplier (ECP5 MULT18X18D
 SB_MAC16) sits between registers its block can absorb. The first ``dsp_multipliers`` PEs
 (row-major) write ``*``, which Yosys maps to the hard multipliers; the rest use the radix-4
 Booth multiplier of :mod:`.baseline` in LUTs, its two halves summed in the second stage.
-``dsp_multipliers=None``: ``*`` everywhere.
+``dsp_multipliers=None``: ``*`` everywhere. ``hard_multiplier="mult18x18d"`` instantiates the
+ECP5 MULT18X18D with its own input and output registers instead of ``*`` (Yosys 0.70's
+``synth_ecp5`` maps ``*`` to a MULT18X18D without them; nextpnr-ecp5 times the registered
+block), the same cycles: synthesis only, since no simulator model of the block ships here.
 """
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import ClockSignal, Const, Instance, Module, ResetSignal, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -36,8 +40,13 @@ from .baseline import booth_terms
 
 __all__ = ["MacPE", "SystolicMacArray", "command_layout"]
 
-#: Register stages from a PE's operand registers to its product (both multiplier kinds).
+#: Register stages from a PE's operand registers to its product (every multiplier kind).
 PRODUCT_STAGES = 2
+
+#: How a PE multiplies: ``inferred`` (``*``, Yosys maps it to a hard multiplier), ``booth``
+#: (radix-4 Booth in LUTs), ``mult18x18d`` (an ECP5 MULT18X18D instance with its input and
+#: output registers enabled: Yosys 0.70's ``synth_ecp5`` maps ``*`` to it without them).
+MULTIPLIERS = ("inferred", "booth", "mult18x18d")
 
 
 def command_layout(rows, cols, operand_bits):
@@ -57,7 +66,8 @@ def _sum(terms, width):
 
 
 class MacPE(wiring.Component):
-    """One PE: ``psum_out = psum_in + x W`` on the systolic diagonal.
+    """One PE: ``psum_out = psum_in + x W`` on the systolic diagonal (``multiplier``: one of
+    :data:`MULTIPLIERS`).
 
     ``x_out``/``load_out`` are ``x_in``/``load_in`` registered (1 cycle; the operand register);
     ``w_out`` is the weight as it was one cycle before (the lower neighbour's LOAD input); a
@@ -67,8 +77,13 @@ class MacPE(wiring.Component):
     cycles after the command's operand register (which the one-cycle skew per row gives).
     """
 
-    def __init__(self, *, operand_bits, sum_bits, hard_multiplier=True):
-        self._hard = hard_multiplier
+    def __init__(self, *, operand_bits, sum_bits, multiplier="inferred"):
+        if multiplier not in MULTIPLIERS:
+            raise ValueError(f"multiplier must be one of {', '.join(MULTIPLIERS)}, not "
+                             f"{multiplier!r}")
+        if multiplier == "mult18x18d" and operand_bits > 18:
+            raise ValueError(f"a MULT18X18D takes operands of up to 18 bits, not {operand_bits}")
+        self._multiplier = multiplier
         super().__init__({
             "x_in": In(signed(operand_bits)), "load_in": In(1), "w_in": In(signed(operand_bits)),
             "psum_in": In(signed(sum_bits)),
@@ -91,10 +106,15 @@ class MacPE(wiring.Component):
             m.d.sync += weight.eq(self.w_in)
         first = Signal(signed(2 * n))
         product = Signal(signed(2 * n))
-        if self._hard:
-            # operand registers -> product register -> product register: the hard block's own
-            # input, (pipeline or) output registers can take them
+        if self._multiplier == "inferred":
+            # operand registers -> product register -> product register: Yosys maps the `*`
+            # to a hard multiplier between fabric registers
             m.d.sync += [first.eq(self.x_out * weight), product.eq(first)]
+        elif self._multiplier == "mult18x18d":
+            # the same registers inside an ECP5 MULT18X18D: its A and B input registers load
+            # what x_out and weight load, its output register is `first`
+            m.submodules.dsp = _mult18x18d(self.x_in, self.w_in, self.load_out, first)
+            m.d.sync += product.eq(first)
         else:
             terms = booth_terms(self.x_out, weight)
             half = (len(terms) + 1) // 2
@@ -109,7 +129,8 @@ class MacPE(wiring.Component):
 class SystolicMacArray(wiring.Component):
     """``R x C`` weight-stationary systolic MAC array (see the module docstring)."""
 
-    def __init__(self, *, rows, cols, operand_bits=16, dsp_multipliers=None):
+    def __init__(self, *, rows, cols, operand_bits=16, dsp_multipliers=None,
+                 hard_multiplier="inferred"):
         for name, value, least in (("rows", rows, 1), ("cols", cols, 1),
                                    ("operand_bits", operand_bits, 2)):
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
@@ -119,6 +140,13 @@ class SystolicMacArray(wiring.Component):
                                             or dsp_multipliers < 0):
             raise ValueError(f"dsp_multipliers must be None or a non-negative integer, not "
                              f"{dsp_multipliers!r}")
+        if hard_multiplier not in ("inferred", "mult18x18d"):
+            raise ValueError(f"hard_multiplier must be 'inferred' or 'mult18x18d', not "
+                             f"{hard_multiplier!r}")
+        if hard_multiplier == "mult18x18d" and operand_bits > 18:
+            raise ValueError(f"a MULT18X18D takes operands of up to 18 bits, not "
+                             f"{operand_bits}")
+        self._hard = hard_multiplier
         self._rows, self._cols, self._bits = rows, cols, operand_bits
         self._dsp = dsp_multipliers
         super().__init__({
@@ -165,7 +193,8 @@ class SystolicMacArray(wiring.Component):
         for i in range(rows):
             for j in range(cols):
                 pe = MacPE(operand_bits=n, sum_bits=self.sum_bits,
-                           hard_multiplier=i * cols + j < self.hard_multipliers)
+                           multiplier=(self._hard if i * cols + j < self.hard_multipliers
+                                       else "booth"))
                 m.submodules[f"pe_{i}_{j}"] = pes[i][j] = pe
         for i in range(rows):
             m.d.comb += [pes[i][0].x_in.eq(_delay(m, command.x[i], i, f"x_skew_{i}")),
@@ -193,3 +222,23 @@ def _delay(m, value, cycles, name):
         m.d.sync += reg.eq(value)
         value = reg
     return value
+
+
+def _mult18x18d(a, b, b_enable, product):
+    """A signed MULT18X18D with registered inputs (A every cycle, B when ``b_enable``) and a
+    registered output, in the ``sync`` domain: ``product`` = ``a * b`` of two cycles earlier."""
+    ports = {"i_CLK0": ClockSignal(), "i_CE0": Const(1), "i_CE1": b_enable,
+             "i_RST0": ResetSignal(), "i_SIGNEDA": Const(1), "i_SIGNEDB": Const(1),
+             "i_SOURCEA": Const(0), "i_SOURCEB": Const(0)}
+    a18, b18 = a.as_signed(), b.as_signed()
+    for k in range(18):
+        ports[f"i_A{k}"] = a18[min(k, len(a18) - 1)]
+        ports[f"i_B{k}"] = b18[min(k, len(b18) - 1)]
+        ports[f"i_C{k}"] = Const(0)
+    for k in range(36):
+        ports[f"o_P{k}"] = product[k] if k < len(product) else Signal(name=f"p_unused_{k}")
+    return Instance("MULT18X18D",
+                    p_REG_INPUTA_CLK="CLK0", p_REG_INPUTA_CE="CE0", p_REG_INPUTA_RST="RST0",
+                    p_REG_INPUTB_CLK="CLK0", p_REG_INPUTB_CE="CE1", p_REG_INPUTB_RST="RST0",
+                    p_REG_OUTPUT_CLK="CLK0", p_REG_OUTPUT_CE="CE0", p_REG_OUTPUT_RST="RST0",
+                    p_RESETMODE="SYNC", **ports)

@@ -29,6 +29,10 @@ def test_reference_follows_the_contract():
     (dict(rows=2, cols=2, operand_bits=1), r"operand_bits must be an integer >= 2, not 1"),
     (dict(rows=2, cols=2, dsp_multipliers=-1),
      r"dsp_multipliers must be None or a non-negative integer, not -1"),
+    (dict(rows=2, cols=2, hard_multiplier="dsp48"),
+     r"hard_multiplier must be 'inferred' or 'mult18x18d', not 'dsp48'"),
+    (dict(rows=2, cols=2, operand_bits=20, hard_multiplier="mult18x18d"),
+     r"a MULT18X18D takes operands of up to 18 bits, not 20"),
 ])
 def test_bad_parameters_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -93,3 +97,15 @@ def test_rtl_matches_reference_cocotb(simulator, case, build_dir):
     result = run_testbench(dut, toplevel="mac_array", test_module="fewmul.sim.tb_mac_array",
                            simulator=simulator, build_dir=build_dir, params=params)
     assert result.tests == 2 and result.failed == 0
+
+
+def test_mult18x18d_option_instantiates_the_registered_block():
+    """``hard_multiplier="mult18x18d"``: one MULT18X18D per hard PE, input and output registers
+    on, B's enable its own (the weight loads only on a LOAD); the rest stay Booth."""
+    from amaranth.back import rtlil
+    text = rtlil.convert(SystolicMacArray(rows=2, cols=3, dsp_multipliers=4,
+                                          hard_multiplier="mult18x18d"))
+    assert text.count("cell \\MULT18X18D") == 4
+    for parameter in ("REG_INPUTA_CLK", "REG_INPUTB_CLK", "REG_OUTPUT_CLK"):
+        assert text.count(f'parameter \\{parameter} "CLK0"') == 4
+    assert text.count('parameter \\REG_INPUTB_CE "CE1"') == 4
