@@ -129,7 +129,8 @@ def write_docs(args, log, best, out, summary, table, command):
     builds ``{(device, format tag): {design: build or None}}``."""
     from fewmul.results import RESULTS, update_section
 
-    paths = plots(log, RESULTS.parent / "img")
+    prefix = "synth" if args.section == "bench-synth" else args.section.replace("-", "_")
+    paths = plots(log, RESULTS.parent / "img", prefix)
     images = "\n".join(f"![{p.stem}](img/{p.name})" for p in paths)
     areas = []
     for (device, t), designs_best in best.items():

@@ -5,7 +5,9 @@ from .log import format_label, point_tag
 __all__ = ["plots"]
 
 
-def plots(log, img_dir):
+def plots(log, img_dir, prefix="synth"):
+    """Write ``<prefix>_pes_vs_luts.png`` and ``<prefix>_macs_vs_pes.png`` into ``img_dir``;
+    their paths."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -17,9 +19,9 @@ def plots(log, img_dir):
         series.setdefault((p["device"], p["design"], point_tag(p)), []).append(p)
     paths = []
     for filename, ylabel, value, log_y in [
-        ("synth_pes_vs_luts.png", "logic cells (LUT4 / LC) used",
+        (f"{prefix}_pes_vs_luts.png", "logic cells (LUT4 / LC) used",
          lambda p: p["logic_cells"]["used"], True),
-        ("synth_macs_vs_pes.png", "peak MAC/s (PEs x Fmax)", lambda p: p["peak_macs_per_s"],
+        (f"{prefix}_macs_vs_pes.png", "peak MAC/s (PEs x Fmax)", lambda p: p["peak_macs_per_s"],
          True),
     ]:
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -27,7 +29,7 @@ def plots(log, img_dir):
             style = ("-" if design == "fewmul" else "--") + ("o" if not tag else "^")
             ax.plot([p["pes"] for p in pts], [value(p) for p in pts], style,
                     label=f"{device} {design} {format_label(tag)}")
-        if filename == "synth_pes_vs_luts.png":
+        if filename.endswith("_pes_vs_luts.png"):
             for device in sorted({d for d, _, _ in series}):
                 available = next(p["logic_cells"]["available"] for p in points
                                  if p["device"] == device)
