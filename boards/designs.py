@@ -2,6 +2,8 @@
 
 - ``fewmul``: the multiplier-free ``PEArray`` (``array_rows`` x ``array_cols`` PEs);
 - ``baseline``: the ``MultiplierArray`` with the same ports and widths;
+- ``systolic``: ``hw.mac_array.SystolicMacArray``, a plain systolic array of multiply-accumulate
+  PEs with ``weight_bits`` operands, the multiplier ceiling of a chip (no training logic);
 - ``system``: the whole trainer on the UART (``hw.engine.EngineSystem``: host link, engine
   with its memories and sequencer, and one ``PEArray``).
 """
@@ -11,7 +13,7 @@ from fewmul.config import Config
 __all__ = ["DESIGNS", "FORMAT_FIELDS", "array_config", "format_fields", "format_tag",
            "make_design", "pe_count"]
 
-DESIGNS = ("fewmul", "baseline", "system")
+DESIGNS = ("fewmul", "baseline", "system", "systolic")
 
 #: The number-format fields a build or a sweep may change (the rest: Config's defaults).
 FORMAT_FIELDS = ("weight_bits", "act_bits", "err_bits", "err_frac")
@@ -59,9 +61,11 @@ def pe_count(cfg):
     return cfg.array_rows * cfg.array_cols
 
 
-def make_design(design, cfg, *, data_capacity=0):
+def make_design(design, cfg, *, data_capacity=0, dsp_blocks=None):
     """The Component for ``design`` (one of :data:`DESIGNS`) with configuration ``cfg``.
-    ``data_capacity``: samples of the trainer's on-chip data set (``system`` only)."""
+    ``data_capacity``: samples of the trainer's on-chip data set (``system`` only);
+    ``dsp_blocks``: hard multipliers the ``systolic`` array may use (``None``: all of its PEs),
+    the rest multiply in LUTs."""
     if data_capacity and design != "system":
         raise ValueError(f"a data capacity applies to the system design only, not {design!r}")
     if design == "fewmul":
@@ -70,6 +74,10 @@ def make_design(design, cfg, *, data_capacity=0):
     if design == "baseline":
         from fewmul.hw.baseline import MultiplierArray
         return MultiplierArray(cfg)
+    if design == "systolic":
+        from fewmul.hw.mac_array import SystolicMacArray
+        return SystolicMacArray(rows=cfg.array_rows, cols=cfg.array_cols,
+                                operand_bits=cfg.weight_bits, dsp_multipliers=dsp_blocks)
     if design == "system":
         from fewmul.hw.engine import EngineSystem
         from fewmul.hw.engine_plan import EnginePlan

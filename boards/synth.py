@@ -204,7 +204,8 @@ def build_design(board_name, design, cfg, *, build_dir, seed=1, clock_mhz=None, 
             # without LUT RAM the FIFO goes to block RAM and synthesis completes.
             synth_opts = ("-nolutram",)
     else:
-        block = make_design(design, cfg, data_capacity=data_capacity)
+        block = make_design(design, cfg, data_capacity=data_capacity,
+                            dsp_blocks=target.dsp_blocks)
     top_options = {} if baud is None else {"baud": baud}
     top = module.top(block, clock_mhz=clock_mhz, **top_options)
     report = synthesize(top, board_name=board_name, build_dir=build_dir, name=name, seed=seed,

@@ -24,7 +24,7 @@ against ``ρ = u'[j] XOR v'[i]`` (or to nearest), as the fewmul PE does, so the 
 only in the multiplies: real weights instead of sampled signs, real inputs instead of powers of
 two. ``u``, ``v``, ``q`` and ``deterministic`` are ignored. LOAD and READ behave as in PEArray.
 The sums are exact (the layouts' widths hold any sum of products shifted into ``[-1, 1]``
-units), so a result equals :func:`reference` bit for bit.
+units), so a result equals :func:`fewmul.golden.baseline.reference` bit for bit.
 
 Multipliers: the first ``dsp_multipliers`` PEs (row-major) write ``a * b`` so Yosys maps them to
 the chip's hard multipliers (ECP5 MULT18X18D, iCE40UP5K SB_MAC16); the rest use an explicit
@@ -60,7 +60,7 @@ from .array import (
     result_layout,
 )
 
-__all__ = ["MultiplierArray", "booth_multiply", "reference"]
+__all__ = ["MultiplierArray", "booth_multiply", "booth_terms"]
 
 _LEVELS_PER_STAGE = 2
 
@@ -313,51 +313,3 @@ class MultiplierArray(wiring.Component):
                 stage += 1
                 level = 0
         return terms[0]
-
-
-def reference(cfg, weights, commands):
-    """Bit-exact numpy model of :class:`MultiplierArray`: ``(results, final weights)``.
-
-    ``weights``: int array (R, C); ``commands``: list of dicts with ``op`` (an :class:`Op`)
-    and the numpy fields the operation reads (``x`` (C,), ``delta`` (R,), ``u2`` (C,),
-    ``v2`` (R,), ``weights`` (C,), and for UPDATE ``lr_offset``, 0 when missing: the learning
-    rate is ``2^-(lr_shift + lr_offset)``). Results are ``(op, value)`` for FORWARD (acc, (R,)),
-    BACKWARD (grad, (C,)) and READ (row, (C,)).
-    """
-    import numpy as np
-
-    from ..golden.shifter import round_up, shift_right
-
-    w = np.array(weights, dtype=np.int64)
-    wf, bits = cfg.weight_frac, cfg.rand_bits
-    shift = cfg.update_base_shift + cfg.act_frac
-    hi, lo = (1 << (cfg.weight_bits - 1)) - 1, -(1 << (cfg.weight_bits - 1))
-    results = []
-    for command in commands:
-        op = command["op"]
-        if op == Op.FORWARD:
-            x = np.asarray(command["x"], dtype=np.int64)
-            results.append((op, ((w * x[None, :]) >> wf).sum(axis=1)))
-        elif op == Op.BACKWARD:
-            delta = np.asarray(command["delta"], dtype=np.int64)
-            results.append((op, ((w * delta[:, None]) >> wf).sum(axis=0)))
-        elif op == Op.UPDATE:
-            x = np.asarray(command["x"], dtype=np.int64)
-            delta = np.asarray(command["delta"], dtype=np.int64)
-            lr_offset = int(command.get("lr_offset", 0))
-            assert 0 <= lr_offset <= cfg.lr_range, lr_offset
-            # the golden model's shift and rounding, on the exact product instead of δ Q(x)
-            whole, fraction = shift_right(delta[:, None] * x[None, :], shift + lr_offset, bits,
-                                          round_fraction=cfg.update_fraction == "round")
-            rho = None
-            if cfg.update_rounding == "stochastic":
-                rho = (np.asarray(command["v2"], dtype=np.int64)[:, None]
-                       ^ np.asarray(command["u2"], dtype=np.int64)[None, :])
-            up = round_up(fraction, rho, bits, cfg.update_rounding)
-            w = np.clip(w + whole + up, lo, hi)
-        elif op == Op.LOAD:
-            w = np.concatenate([w[1:], np.asarray(command["weights"], dtype=np.int64)[None]])
-        elif op == Op.READ:
-            results.append((op, w[0].copy()))
-            w = np.concatenate([w[1:], w[:1]])
-    return results, w

@@ -1,5 +1,5 @@
 """cocotb testbench: the multiplier baseline ``fewmul.hw.baseline.MultiplierArray`` against its
-numpy twin ``fewmul.hw.baseline.reference``, bit for bit.
+numpy twin ``fewmul.golden.baseline.reference``, bit for bit.
 
 The baseline has the fewmul array's ports and command set, so this is ``sim/tb_array.py``'s
 driver (random idle gaps), result monitor (random back-pressure), stimulus and scoreboard with
@@ -12,8 +12,8 @@ learning-rate range) exercise its widths and saturation.
 import cocotb
 import numpy as np
 
+from fewmul.golden.baseline import reference
 from fewmul.hw.array import Op
-from fewmul.hw.baseline import reference
 from fewmul.sim.runner import testbench_params
 from fewmul.sim.tb_array import ArrayTestbench, run_corners, run_random_mix, run_training_steps
 
@@ -21,7 +21,7 @@ _RESULT_FIELD = {Op.FORWARD: "acc", Op.BACKWARD: "grad", Op.READ: "weights"}
 
 
 class BaselineModel:
-    """:func:`fewmul.hw.baseline.reference` one command at a time, with the
+    """:func:`fewmul.golden.baseline.reference` one command at a time, with the
     ``fewmul.golden.array.ArrayModel.execute`` interface the scoreboard replays."""
 
     def __init__(self, cfg):

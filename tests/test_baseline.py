@@ -9,8 +9,9 @@ from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from fewmul.config import Config
+from fewmul.golden.baseline import reference
 from fewmul.hw.array import Op, PEArray, array_members
-from fewmul.hw.baseline import MultiplierArray, booth_multiply, reference
+from fewmul.hw.baseline import MultiplierArray, booth_multiply
 from fewmul.sim.runner import run_testbench
 
 from .conftest import SIMULATORS

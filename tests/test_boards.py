@@ -88,21 +88,21 @@ def test_sweep_finds_the_largest_passing_shape(monkeypatch, tmp_path):
                 "seed": seed, "fits": fits, "passes": fits, "fmax_mhz": 30.0 + seed,
                 "constraint_mhz": 24.0}
 
-    monkeypatch.setattr(bench_synth, "build_point", fake)
+    monkeypatch.setattr(bench_synth.build, "build_point", fake)
     shapes = [(1, 1), (2, 2), (4, 4), (4, 8), (6, 6), (6, 8), (8, 8), (16, 16)]
     shape, builds = bench_synth.sweep("ice40up5k", "fewmul", shapes, seeds=3, out=tmp_path,
                                       log=None)
     assert shape == (6, 6)
     assert [b["seed"] for b in builds] == [1, 2, 3]
-    best = bench_synth._best_build(builds)
+    best = bench_synth.best_build(builds)
     assert best["fmax_seeds_mhz"] == {"min": 31.0, "median": 32.0, "max": 33.0,
                                       "seeds": [1, 2, 3], "seeds_meeting": [1, 2, 3]}
     assert best["peak_macs_per_s"] == 36 * 32e6
-    assert bench_synth._seeds_meeting(best["fmax_seeds_mhz"], 24.0) == ""
+    assert bench_synth.seeds_meeting(best["fmax_seeds_mhz"], 24.0) == ""
     # A clock only some seeds meet: the table says how many (the best is chosen by seed 1).
-    tight = bench_synth._best_build([{**b, "constraint_mhz": 32.0} for b in builds])
+    tight = bench_synth.best_build([{**b, "constraint_mhz": 32.0} for b in builds])
     assert tight["fmax_seeds_mhz"]["seeds_meeting"] == [2, 3]
-    assert bench_synth._seeds_meeting(tight["fmax_seeds_mhz"], 32.0) == (
+    assert bench_synth.seeds_meeting(tight["fmax_seeds_mhz"], 32.0) == (
         " 2 of 3 seeds meet 32 MHz")
 
 
@@ -161,26 +161,26 @@ def test_format_fields_keep_the_update_a_right_shift():
 def test_sweep_log_keeps_formats_apart(tmp_path):
     # Two formats of the same shape: different keys, and each format's report sees only its own
     # (its passing build with the highest peak MAC/s).
-    log = bench_synth._Log(tmp_path / "points.jsonl")
+    log = bench_synth.PointLog(tmp_path / "points.jsonl")
     narrow = {"weight_bits": 8, "err_bits": 12, "err_frac": 8}
     for tag, fmt, pes_ok in [("", {}, 4), ("w8e12f8", narrow, 8)]:
         for rows in (1, 2, 4):
             fits = 2 * rows <= pes_ok
-            log.add({"key": bench_synth._key("ice40up5k", "fewmul", rows, 2, 1, tag),
+            log.add({"key": bench_synth.point_key("ice40up5k", "fewmul", rows, 2, 1, tag),
                      "device": "ice40up5k", "design": "fewmul", "rows": rows, "cols": 2,
                      "pes": 2 * rows, "seed": 1, "format": tag, "format_fields": fmt,
                      "fits": fits, "passes": fits, "fmax_mhz": 30.0, "constraint_mhz": 24.0})
     # A larger default-format array that passes at half the clock does less: not the best.
-    log.add({"key": bench_synth._key("ice40up5k", "fewmul", 3, 2, 1), "device": "ice40up5k",
+    log.add({"key": bench_synth.point_key("ice40up5k", "fewmul", 3, 2, 1), "device": "ice40up5k",
              "design": "fewmul", "rows": 3, "cols": 2, "pes": 6, "seed": 1, "fits": True,
              "passes": True, "fmax_mhz": 15.0, "constraint_mhz": 12.0})
     assert len(log.points) == 7
-    log = bench_synth._Log(tmp_path / "points.jsonl", offline=True)       # read back
+    log = bench_synth.PointLog(tmp_path / "points.jsonl", offline=True)       # read back
     default, _ = bench_synth.sweep("ice40up5k", "fewmul", [], seeds=1, out=tmp_path, log=log)
     small, _ = bench_synth.sweep("ice40up5k", "fewmul", [], seeds=1, out=tmp_path, log=log,
                                  fmt=narrow)
     assert (default, small) == ((2, 2), (4, 2))
-    assert bench_synth._format_of(log, "ice40up5k", "w8e12f8") == narrow
+    assert bench_synth.format_of(log, "ice40up5k", "w8e12f8") == narrow
     assert bench_synth.format_label("w8e12f8") == "W8 E12.8"
 
 
@@ -201,3 +201,30 @@ def test_critical_path_names_the_design_signals(tmp_path):
         "through": ["pe_0_1.x", "q_shift_1"], "logic_ns": 1.75, "routing_ns": 2.0,
         "total_ns": 3.75}
     assert bench_synth.critical_path(tmp_path / "missing") is None
+
+
+def test_best_rows_merge_by_device_format_and_array(tmp_path):
+    """``docs/results/synth.json``: one row per best build, multiplier designs as ``baseline``,
+    and a later run of one design replaces only its own row."""
+    from fewmul.bench_synth.rows import best_rows, merge_rows
+    from fewmul.bench_synth.settings import shapes_for
+
+    def build(design, rows, cols, fmax, dsp):
+        return {"design": design, "rows": rows, "cols": cols, "pes": rows * cols,
+                "logic_cells": {"used": 100, "available": 83640}, "constraint_mhz": 75.0,
+                "utilization": {"MULT18X18D": {"used": dsp, "available": 156}},
+                "fmax_seeds_mhz": {"min": fmax - 1, "median": fmax, "max": fmax + 1,
+                                   "seeds": [1, 2, 3]}, "peak_macs_per_s": rows * cols * fmax}
+    best = {("ecp5-85f", ""): {"fewmul": build("fewmul", 16, 8, 80.0, 0), "baseline": None,
+                               "systolic": build("systolic", 12, 13, 100.0, 156)}}
+    path = tmp_path / "synth.json"
+    rows = merge_rows(path, best_rows(best))
+    assert [(r["design"], r["array"], r["dsp"], r["pes"]) for r in rows] == [
+        ("fewmul", "fewmul", 0, 128), ("baseline", "systolic", 156, 156)]
+    again = merge_rows(path, best_rows({("ecp5-85f", ""): {
+        "systolic": build("systolic", 16, 8, 110.0, 128)}}))
+    assert [(r["array"], r["fmax_mhz_median"]) for r in again] == [("fewmul", 80.0),
+                                                                  ("systolic", 110.0)]
+    assert json.loads(path.read_text()) == again
+    assert shapes_for("ecp5-85f", "systolic")[3] == (12, 13)          # all 156 MULT18X18D
+    assert shapes_for("ecp5-85f", "fewmul", quick=True) == [(4, 4), (8, 8)]
