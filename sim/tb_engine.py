@@ -256,8 +256,6 @@ async def epoch_bit_exact(dut):
     from the link in between, COUNTERS at the end."""
     import struct
 
-    from fewmul.golden.order import epoch_key, epoch_order
-
     params = testbench_params()
     cfg = Config.from_dict(params["cfg"])
     capacity, n = params["data_capacity"], params["samples"]
@@ -304,7 +302,24 @@ async def epoch_bit_exact(dut):
     await _expect_error(link, Opcode.EPOCH, struct.pack("<HHI", n, n, 1)[:7],
                         ErrorCode.BAD_LENGTH)
 
-    mismatches, clips_total, steps, epochs = [], [0] * cfg.n_layers, 0, []
+    mismatches, clips_total, epochs, state = [], [0] * cfg.n_layers, [], {}
+    try:
+        await _epoch_runs(dut, dev, h, cfg, net, streams, x_train, y_train, n, mismatches,
+                          clips_total, epochs, state)
+    finally:
+        # written on failure too, so that a benchmark reports what differed and the cycles
+        if params.get("result_json"):
+            with open(params["result_json"], "w") as f:
+                json.dump({"samples": n, "steps": state.get("steps"),
+                           "mismatches": mismatches, "clips": clips_total,
+                           "engine_cycles": state.get("engine_cycles"), "epochs": epochs}, f)
+
+
+async def _epoch_runs(dut, dev, h, cfg, net, streams, x_train, y_train, n, mismatches,
+                      clips_total, epochs, state):
+    """Two EPOCHs and a TRAIN after each, golden alongside (see :func:`epoch_bit_exact`)."""
+    from fewmul.golden.order import epoch_key, epoch_order
+    steps = 0
     runs = [(n, max(1, n - 3), 0, None), (max(1, n // 2), max(1, n // 2), 1, cfg.lr_shift + 1)]
     for size, count, epoch, lr_shift in runs:
         step_cfg = cfg
@@ -318,8 +333,9 @@ async def epoch_bit_exact(dut):
             y = train_step(net, x_train[index], int(y_train[index]), streams, step_cfg, clips)
             correct += int(np.argmax(y)) == int(y_train[index])
         steps += count
+        state["steps"] = steps
         epochs.append({"count": count, "cycles": answer["cycles"], "correct": correct})
-        clips_total = [a + b for a, b in zip(clips_total, clips, strict=True)]
+        clips_total[:] = [a + b for a, b in zip(clips_total, clips, strict=True)]
         if answer["correct"] != correct or answer["clips"] != clips:
             mismatches.append(f"EPOCH {epoch}: rtl {answer}, golden correct {correct}, "
                               f"clips {clips}")
@@ -333,14 +349,12 @@ async def epoch_bit_exact(dut):
         got = await dev.train([int(v) for v in x], label)
         want = int(np.argmax(train_step(net, x, label, streams, step_cfg, clips_total)))
         steps += 1
+        state["steps"] = steps
         assert list(got) == [want], f"TRAIN after EPOCH {epoch}: rtl {list(got)}, golden {want}"
 
     counters = await h.counters()
+    state["engine_cycles"] = counters[2]
     assert counters[0] == steps, f"counters {counters}, {steps} steps"
     assert counters[3:] == clips_total, f"clips: rtl {counters[3:]}, golden {clips_total}"
     mismatches += compare_network(cfg, *(await dev.read_network(cfg)), net, "at the end")
     assert not mismatches, "\n".join(mismatches[:20])
-    if params.get("result_json"):
-        with open(params["result_json"], "w") as f:
-            json.dump({"samples": n, "steps": steps, "mismatches": mismatches, "clips": clips_total,
-                       "engine_cycles": counters[2], "epochs": epochs}, f)
