@@ -23,8 +23,8 @@ from fewmul.golden.mlp import init_network, train_step
 from fewmul.golden.rng import StreamSet, seed_states
 from fewmul.host import Device, SerialTransport
 from fewmul.protocol import Counter
-from fewmul.training import TrainingMismatch
 from fewmul.sim.virtual_board import VirtualBoardError, board_sources
+from fewmul.training import TrainingMismatch
 
 #: A small trainer: seconds to train, ~30 s to compile once (cached in build/virtual-board).
 SMALL = dict(hidden=8, rows=2, cols=2, data_capacity=1437)
