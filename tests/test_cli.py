@@ -78,7 +78,9 @@ def test_build_help_names_every_design(capsys):
     with pytest.raises(SystemExit):
         main(["build", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "{fewmul,baseline,system}" in text and "system: the whole trainer" in text
+    from fewmul.boards.designs import DESIGNS
+    assert "{" + ",".join(DESIGNS) + "}" in text and "system: the whole trainer" in text
+    assert all(f"{design}: " in text for design in DESIGNS)
     assert "icebreaker 4x4" in text
 
 

@@ -27,6 +27,7 @@ def add_parser(sub):
     p.add_argument("--board", required=True, choices=list(BOARDS), help="target board")
     p.add_argument("--design", default="fewmul", choices=DESIGNS,
                    help="fewmul: the multiplier-free array; baseline: the multiplier array; "
+                        "systolic: a systolic MAC array on the chip's DSP blocks (then LUTs); "
                         "system: the whole trainer on the UART (engine + array + host link), "
                         "what `fewmul train --backend board` trains on (default fewmul)")
     defaults = ", ".join(f"{name} {r}x{c}" for name, (r, c) in
