@@ -91,7 +91,7 @@ def simulate_epoch(cfg, samples, build_dir, simulator="verilator"):
     ``mismatches``: what differed, the row is then not bit-exact)."""
     from .hw.engine import EngineSystem
     from .sim.runner import SimulationFailed, run_testbench
-    build_dir = Path(build_dir)
+    build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     result_json = build_dir / "result.json"
     result_json.unlink(missing_ok=True)
