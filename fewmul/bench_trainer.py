@@ -230,7 +230,8 @@ def markdown(rows):
     lines += ["", "samples/s: one epoch of the digits training set (1,437 samples) from on-chip "
               "data at the achieved Fmax, plus its LR and EPOCH frames at 3 Mbaud; the upload "
               "(once) is beside it. Cycles per sample: the EPOCH answers' cycles in Verilator, "
-              "every step bit-exact with the golden model in the same order. Roofline: "
+              "every answer and weight compared with the golden model in the same order (the "
+              "bit-exact column; what differed is in the JSON). Roofline: "
               "`fewmul.hw.roofline` for the whole chip, and for this engine's K x K tile "
               "(`pes=(K, K)`)."]
     return "\n".join(lines)
