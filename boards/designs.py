@@ -82,6 +82,9 @@ def make_design(design, cfg, *, data_capacity=0, dsp_blocks=None):
         from fewmul.hw.engine import EngineSystem
         from fewmul.hw.engine_plan import EnginePlan
         EnginePlan(cfg)                 # reject before an EngineSystem exists (never elaborated)
+        if isinstance(data_capacity, bool) or not isinstance(data_capacity, int) or (
+                data_capacity < 0):
+            raise ValueError(f"data_capacity must be an integer >= 0, not {data_capacity!r}")
         # A frame's bytes arrive every 10 bit times; 40 byte times of silence end a frame.
         return EngineSystem(cfg, timeout_cycles=40 * 10 * 2 ** 10, data_capacity=data_capacity)
     raise ValueError(f"unknown design {design!r}; choose one of {', '.join(DESIGNS)}")
