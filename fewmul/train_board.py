@@ -33,10 +33,10 @@ import numpy as np
 
 from fewmul.host import Device, SerialTransport
 from fewmul.protocol import ErrorCode, LinkError, memory_map
-from fewmul.training import TrainingMismatch
+from fewmul.training import TrainingMismatch, compare_network
 
 __all__ = ["BoardError", "BoardSettings", "BoardTrainer", "board_backend", "connect",
-           "layers_of_depths", "compare_network"]
+           "layers_of_depths"]
 
 #: The baud rate of the board tops (``fewmul.boards.top.BAUD``).
 DEFAULT_BAUD = 115200
@@ -181,21 +181,6 @@ def _no_answer(settings, transport, exc):
             f"({DEFAULT_BAUD} for the fewmul board tops)?")
 
 
-def compare_network(cfg, weights, biases, net, where):
-    """Mismatch lines (layer, index, board value, golden value) of a read-back network."""
-    out = []
-    for layer in range(cfg.n_layers):
-        got_w = np.asarray(weights[layer], dtype=np.int64)
-        for i, j in zip(*np.nonzero(got_w != net.weights[layer]), strict=True):
-            out.append(f"{where}: layer {layer} weight [{i}, {j}]: board {got_w[i, j]}, "
-                       f"golden {net.weights[layer][i, j]}")
-        got_b = np.asarray(biases[layer], dtype=np.int64)
-        for i in np.flatnonzero(got_b != net.biases[layer]):
-            out.append(f"{where}: layer {layer} bias [{i}]: board {got_b[i]}, "
-                       f"golden {net.biases[layer][i]}")
-    return out
-
-
 class BoardTrainer:
     """A trainer of :data:`fewmul.training.BACKENDS` on a board through the host driver."""
 
@@ -228,7 +213,8 @@ class BoardTrainer:
 
     def _check(self, where, hint=""):
         self.stats["checks"] += 1
-        lines = compare_network(self.cfg, *self.device.read_network(self.cfg), self.net, where)
+        lines = compare_network(self.cfg, *self.device.read_network(self.cfg), self.net, where,
+                                side="board")
         if lines:
             self._fail(lines, hint)
 

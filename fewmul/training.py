@@ -41,8 +41,8 @@ from fewmul.config import Config
 from fewmul.golden.mlp import INIT_RANGE
 
 __all__ = ["BACKENDS", "DEFAULTS", "INIT_RANGES", "SPLIT", "TUNED_CONFIG", "TrainOptions",
-           "TrainingMismatch", "default_config", "default_init_range", "schedule_lr_range",
-           "train", "plot", "title", "summary_line"]
+           "TrainingMismatch", "compare_network", "default_config", "default_init_range",
+           "schedule_lr_range", "train", "plot", "title", "summary_line"]
 
 #: Tuned defaults of a training run (what ``fewmul bench golden`` measures), on top of the
 #: datapath defaults of :class:`fewmul.config.Config`. ``lr_shift`` is the first epoch's
@@ -89,6 +89,22 @@ class TrainingMismatch(AssertionError):
     def __init__(self, message, summary=None):
         super().__init__(message)
         self.summary = summary or {}
+
+
+def compare_network(cfg, weights, biases, net, where, side="rtl"):
+    """Mismatch lines (layer, index, ``side``'s value, golden value) of a network read back
+    from the hardware (``weights``, ``biases`` per layer) against golden ``net``."""
+    out = []
+    for layer in range(cfg.n_layers):
+        got_w = np.asarray(weights[layer], dtype=np.int64)
+        for i, j in zip(*np.nonzero(got_w != net.weights[layer]), strict=True):
+            out.append(f"{where}: layer {layer} weight [{i}, {j}]: {side} {got_w[i, j]}, "
+                       f"golden {net.weights[layer][i, j]}")
+        got_b = np.asarray(biases[layer], dtype=np.int64)
+        for i in np.flatnonzero(got_b != net.biases[layer]):
+            out.append(f"{where}: layer {layer} bias [{i}]: {side} {got_b[i]}, "
+                       f"golden {net.biases[layer][i]}")
+    return out
 
 
 def _check_count(name, value, lo, allow_none=False):

@@ -39,23 +39,9 @@ from fewmul.hw.engine import counter_names
 from fewmul.protocol import ErrorCode, LinkError, Opcode, encode_frame
 from fewmul.sim.runner import testbench_params
 from fewmul.sim.stream_transport import CocotbStreamTransport
+from fewmul.training import compare_network
 
-__all__ = ["EngineHarness", "compare_network"]
-
-
-def compare_network(cfg, weights, biases, net, where):
-    """Mismatch lines (layer, index, RTL value, golden value) of a read-back network."""
-    out = []
-    for layer in range(cfg.n_layers):
-        got_w = np.asarray(weights[layer], dtype=np.int64)
-        for i, j in zip(*np.nonzero(got_w != net.weights[layer]), strict=True):
-            out.append(f"{where}: layer {layer} weight [{i}, {j}]: rtl {got_w[i, j]}, "
-                       f"golden {net.weights[layer][i, j]}")
-        got_b = np.asarray(biases[layer], dtype=np.int64)
-        for i in np.flatnonzero(got_b != net.biases[layer]):
-            out.append(f"{where}: layer {layer} bias [{i}]: rtl {got_b[i]}, "
-                       f"golden {net.biases[layer][i]}")
-    return out
+__all__ = ["EngineHarness"]
 
 
 def kick_combinational(handle):
