@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .protocol import DATA_HEADER_BYTES, data_records_per_frame
 from .training import default_config
 
 __all__ = ["POINTS", "ROW_KEYS", "add_arguments", "run", "link_seconds", "upload_seconds",
@@ -55,10 +56,8 @@ def _frame(payload):
 
 def upload_seconds(cfg, samples, baud, max_payload=256):
     """Time of the DATA frames of ``samples`` samples and their answers at ``baud``."""
-    record = 1 + cfg.layers[0]
-    per_frame = max(1, (max_payload - 4) // record)
-    frames = math.ceil(samples / per_frame)
-    wire = frames * (_frame(4) + _frame(0)) + samples * record
+    frames = math.ceil(samples / data_records_per_frame(cfg.layers[0], max_payload))
+    wire = frames * (_frame(DATA_HEADER_BYTES) + _frame(0)) + samples * (1 + cfg.layers[0])
     return wire * BYTE_BITS / baud
 
 

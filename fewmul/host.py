@@ -15,13 +15,13 @@ software:
 import struct
 
 from fewmul.protocol import (
-    DATA_HEADER_BYTES,
     VERSION,
     Counter,
     FrameDecoder,
     LinkError,
     Opcode,
     PingInfo,
+    data_records_per_frame,
     decode_words,
     encode_frame,
     load_payload,
@@ -132,8 +132,7 @@ class _Commands:
         samples, labels = [_sample_bytes(x) for x in samples], [int(v) for v in labels]
         if len(samples) != len(labels):
             raise ValueError(f"{len(samples)} samples but {len(labels)} labels")
-        record = 1 + (len(samples[0]) if samples else 0)
-        per_frame = max(1, (self.max_payload - DATA_HEADER_BYTES) // record)
+        per_frame = data_records_per_frame(len(samples[0]) if samples else 0, self.max_payload)
         for k in range(0, len(samples), per_frame):
             chunk = range(k, min(k + per_frame, len(samples)))
             payload = struct.pack("<HH", address + k, len(chunk)) + b"".join(

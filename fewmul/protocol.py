@@ -19,8 +19,8 @@ from amaranth.lib.crc import catalog
 __all__ = [
     "SYNC", "VERSION", "HEADER_BYTES", "TRAILER_BYTES", "RESPONSE_FLAG", "ERROR_OPCODE",
     "SEED_STREAMS", "MEMORY_HEADER_BYTES", "FRAME_CRC", "CRC_RESIDUE", "Opcode", "LINK_OPCODES",
-    "ENGINE_OPCODES", "DATA_HEADER_BYTES", "ErrorCode", "Counter", "N_COUNTERS",
-    "FIXED_REQUEST_LENGTHS",
+    "ENGINE_OPCODES", "DATA_HEADER_BYTES", "data_records_per_frame", "ErrorCode", "Counter",
+    "N_COUNTERS", "FIXED_REQUEST_LENGTHS",
     "request_length", "length_is_legal", "Frame", "LinkError", "crc16", "encode_frame",
     "FrameDecoder", "decode_frame", "word_bytes", "encode_words", "decode_words",
     "load_payload", "read_payload", "seed_payload", "Region", "memory_map", "PingInfo",
@@ -82,6 +82,12 @@ ENGINE_OPCODES = (Opcode.RESET, Opcode.SEED, Opcode.TRAIN, Opcode.PREDICT, Opcod
                   Opcode.LR, Opcode.DATA, Opcode.EPOCH)
 #: DATA's header: ``address (LE16), count (LE16)``, then ``count`` records.
 DATA_HEADER_BYTES = 4
+
+
+def data_records_per_frame(sample_bytes, max_payload):
+    """DATA records (a label byte and ``sample_bytes`` pixels each) one frame of at most
+    ``max_payload`` payload bytes carries after its header; at least one."""
+    return max(1, (max_payload - DATA_HEADER_BYTES) // (1 + sample_bytes))
 
 
 class ErrorCode(enum.IntEnum):

@@ -69,6 +69,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from ..config import Config
+from ._checks import refusable
 from .adder_tree import adder_tree, delay, tree_depth
 from .pe import PE
 from .quantizer import Quantizer
@@ -169,6 +170,7 @@ class PEArray(wiring.Component):
     FIFO sized so that the datapath never stalls; commands are refused while it could overflow.
     """
 
+    @refusable
     def __init__(self, cfg):
         if not isinstance(cfg, Config):
             raise ValueError(f"cfg must be a fewmul.config.Config, not {cfg!r}")

@@ -50,6 +50,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 
 from ..config import Config
+from ._checks import refusable
 from .array import (
     Op,
     acc_width,
@@ -100,6 +101,7 @@ def _tree_stages(n_terms):
 class MultiplierArray(wiring.Component):
     """Conventional fixed-point training array with the ports of ``PEArray(cfg)``."""
 
+    @refusable
     def __init__(self, cfg, *, dsp_multipliers=None):
         if not isinstance(cfg, Config):
             raise ValueError(f"cfg must be a fewmul.config.Config, not {cfg!r}")

@@ -33,7 +33,7 @@ from amaranth.lib.wiring import In, Out
 
 from fewmul.protocol import SEED_STREAMS, ErrorCode, Opcode
 
-from ._checks import ConfigComponent
+from ._checks import ConfigComponent, refusable
 from .link import EnginePortSignature
 from .order_unit import OrderUnit
 
@@ -75,6 +75,7 @@ class CommandFrontEnd(ConfigComponent):
         The draw unit.
     """
 
+    @refusable
     def __init__(self, cfg, *, capacity, spare):
         self._capacity, self._spare = capacity, spare
         super().__init__(cfg)

@@ -26,7 +26,7 @@ from amaranth.hdl import Const, Module, Signal, signed
 from amaranth.lib import data, memory
 from amaranth.lib.wiring import In, Out
 
-from ._checks import ConfigComponent
+from ._checks import ConfigComponent, refusable
 from .engine_plan import EnginePlan
 
 __all__ = ["DataStore"]
@@ -35,6 +35,7 @@ __all__ = ["DataStore"]
 class DataStore(ConfigComponent):
     """Sample slots of the data set and the frames being received (module docstring)."""
 
+    @refusable
     def __init__(self, cfg, *, capacity, spare):
         for name, value, low in (("capacity", capacity, 0), ("spare", spare, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:

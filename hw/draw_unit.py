@@ -35,7 +35,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, memory
 from amaranth.lib.wiring import In, Out
 
-from ._checks import ConfigComponent
+from ._checks import ConfigComponent, refusable
 from .const_table import const_table
 from .engine_plan import EnginePlan
 from .rng import xorshift32_next
@@ -75,6 +75,7 @@ def draw_cycles(cfg, per_cycle):
 class DrawUnit(ConfigComponent):
     """Five streams and their double-buffered draw memories (see the module docstring)."""
 
+    @refusable
     def __init__(self, cfg, *, draws_per_cycle=None):
         self._plan = EnginePlan(cfg)
         lanes = self._plan.lanes

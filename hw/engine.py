@@ -22,9 +22,9 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from fewmul.protocol import memory_map
+from fewmul.protocol import data_records_per_frame, memory_map
 
-from ._checks import ConfigComponent
+from ._checks import ConfigComponent, refusable
 from .command_frontend import COUNTER_NAMES, CommandFrontEnd, counter_names
 from .data_store import DataStore
 from .draw_unit import DrawUnit, draw_ports
@@ -56,11 +56,12 @@ class Engine(ConfigComponent):
     busy : Out(1)
     """
 
+    @refusable
     def __init__(self, cfg, *, data_capacity=0, frame_records=None):
         self._plan = EnginePlan(cfg)
         self._plan.lanes                                  # noqa: B018 -- square tiles or raise
         if frame_records is None:
-            frame_records = max(1, (256 - 4) // (1 + cfg.layers[0]))
+            frame_records = data_records_per_frame(cfg.layers[0], 256)
         for name, value, low in (("data_capacity", data_capacity, 0),
                                  ("frame_records", frame_records, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -143,11 +144,6 @@ class Engine(ConfigComponent):
         return m
 
 
-def _frame_records(cfg, max_payload):
-    """DATA records a ``max_payload`` frame holds (4 bytes of address and count first)."""
-    return max(1, (max_payload - 4) // (1 + cfg.layers[0]))
-
-
 class EngineSystem(wiring.Component):
     """:class:`fewmul.hw.link.Link` + :class:`Engine`: byte streams ``i`` and ``o`` only.
 
@@ -155,9 +151,10 @@ class EngineSystem(wiring.Component):
     divisor on a board); ``data_capacity``: samples of the on-chip data set.
     """
 
+    @refusable
     def __init__(self, cfg, *, max_payload=256, timeout_cycles=1000, data_capacity=0):
         self.engine = Engine(cfg, data_capacity=data_capacity,
-                             frame_records=_frame_records(cfg, max_payload))
+                             frame_records=data_records_per_frame(cfg.layers[0], max_payload))
         self.link = Link(word_bits=cfg.weight_bits, depths=self.engine.depths,
                          max_payload=max_payload, timeout_cycles=timeout_cycles)
         super().__init__({"i": In(stream.Signature(8)), "o": Out(stream.Signature(8)),
@@ -185,10 +182,11 @@ class EngineUartSystem(wiring.Component):
     Ports: ``rx`` / ``tx`` (UART pins, 8N1, ``divisor`` clocks per bit) and ``busy``.
     """
 
+    @refusable
     def __init__(self, cfg, *, divisor, max_payload=256, timeout_cycles=None, data_capacity=0):
         from .host_link import HostLink
         self.engine = Engine(cfg, data_capacity=data_capacity,
-                             frame_records=_frame_records(cfg, max_payload))
+                             frame_records=data_records_per_frame(cfg.layers[0], max_payload))
         self.host_link = HostLink(divisor=divisor, word_bits=cfg.weight_bits,
                                   depths=self.engine.depths, max_payload=max_payload,
                                   timeout_cycles=timeout_cycles)

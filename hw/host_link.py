@@ -10,6 +10,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ._checks import refusable
 from .link import EnginePortSignature, Link, MemoryPortSignature
 from .uart import UART
 
@@ -38,6 +39,7 @@ class HostLink(wiring.Component):
         The UART receiver's pulses (line noise; the link's CRC rejects what they damage).
     """
 
+    @refusable
     def __init__(self, *, divisor, word_bits, depths, max_payload=256, timeout_cycles=None):
         self.uart = UART(divisor=divisor)
         self.link = Link(word_bits=word_bits, depths=depths, max_payload=max_payload,

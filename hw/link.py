@@ -46,6 +46,8 @@ from fewmul.protocol import (
     word_bytes,
 )
 
+from ._checks import refusable
+
 __all__ = ["Link", "MemoryPortSignature", "EnginePortSignature", "MemoryCommand",
            "EngineCommand", "EngineResponse", "ADDRESS_BITS"]
 
@@ -215,6 +217,7 @@ class Link(wiring.Component):
     ``2 * (length + 6)`` clocks when ``o`` is always ready.
     """
 
+    @refusable
     def __init__(self, *, word_bits, depths, max_payload=256, timeout_cycles=1000):
         _check_int("word_bits", word_bits, 1, 32)
         if (not isinstance(depths, tuple) or not 1 <= len(depths) <= 255

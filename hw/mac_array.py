@@ -36,6 +36,7 @@ from amaranth.hdl import ClockSignal, Const, Instance, Module, ResetSignal, Sign
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ._checks import refusable
 from .baseline import booth_terms
 
 __all__ = ["MacPE", "SystolicMacArray", "command_layout"]
@@ -77,6 +78,7 @@ class MacPE(wiring.Component):
     cycles after the command's operand register (which the one-cycle skew per row gives).
     """
 
+    @refusable
     def __init__(self, *, operand_bits, sum_bits, multiplier="inferred"):
         if multiplier not in MULTIPLIERS:
             raise ValueError(f"multiplier must be one of {', '.join(MULTIPLIERS)}, not "
@@ -129,6 +131,7 @@ class MacPE(wiring.Component):
 class SystolicMacArray(wiring.Component):
     """``R x C`` weight-stationary systolic MAC array (see the module docstring)."""
 
+    @refusable
     def __init__(self, *, rows, cols, operand_bits=16, dsp_multipliers=None,
                  hard_multiplier="inferred"):
         for name, value, least in (("rows", rows, 1), ("cols", cols, 1),

@@ -23,12 +23,15 @@ from amaranth.lib.wiring import In, Out
 
 from fewmul.golden.order import ROUNDS
 
+from ._checks import refusable
+
 __all__ = ["OrderUnit"]
 
 
 class OrderUnit(wiring.Component):
     """Keyed epoch order over up to ``capacity`` samples (see the module docstring)."""
 
+    @refusable
     def __init__(self, capacity):
         if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
             raise ValueError(f"capacity must be a positive integer, not {capacity!r}")

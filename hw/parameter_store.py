@@ -27,7 +27,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._checks import ConfigComponent
+from ._checks import ConfigComponent, refusable
 from .const_table import const_table
 from .engine_plan import EnginePlan
 from .link import MemoryPortSignature
@@ -71,6 +71,7 @@ class ParameterStore(ConfigComponent):
         The engine is idle.
     """
 
+    @refusable
     def __init__(self, cfg):
         self._plan = EnginePlan(cfg)
         super().__init__(cfg)

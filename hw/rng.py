@@ -8,6 +8,8 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ._checks import refusable
+
 __all__ = ["Xorshift32", "xorshift32_next"]
 
 
@@ -46,6 +48,7 @@ class Xorshift32(wiring.Component):
 
     latency = 0
 
+    @refusable
     def __init__(self, *, bits):
         if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 32:
             raise ValueError(f"bits must be an integer in [1, 32], not {bits!r}")

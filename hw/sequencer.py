@@ -31,7 +31,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, memory
 from amaranth.lib.wiring import In, Out
 
-from ._checks import ConfigComponent
+from ._checks import ConfigComponent, refusable
 from .const_table import const_table
 from .draw_unit import draw_ports
 from .engine_plan import EnginePlan
@@ -83,6 +83,7 @@ class Sequencer(ConfigComponent):
         Saturated weight and bias updates per layer (``fewmul.golden.mlp.train_step``'s twin).
     """
 
+    @refusable
     def __init__(self, cfg, *, data_slots, data_stride):
         self._plan = EnginePlan(cfg)
         self._plan.lanes                                  # noqa: B018 -- square tiles or raise

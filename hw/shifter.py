@@ -8,6 +8,8 @@ from amaranth.hdl import Module, Mux, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ._checks import refusable
+
 __all__ = ["Shifter"]
 
 
@@ -38,6 +40,7 @@ class Shifter(wiring.Component):
 
     latency = 0
 
+    @refusable
     def __init__(self, *, width, max_shift, frac_bits=0):
         if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= 64:
             raise ValueError(f"width must be an integer in [1, 64], not {width!r}")

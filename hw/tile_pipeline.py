@@ -37,7 +37,7 @@ from amaranth.hdl import Cat, Module, Signal, signed
 from amaranth.lib import data, enum, stream
 from amaranth.lib.wiring import In, Out
 
-from ._checks import ConfigComponent
+from ._checks import ConfigComponent, refusable
 from .adder_tree import adder_tree, delay, tree_depth
 from .array import acc_width, grad_width
 from .quantizer import Quantizer
@@ -90,6 +90,7 @@ class TilePipeline(ConfigComponent):
         Width of the opaque ``tag`` carried from each command to its results (>= 1).
     """
 
+    @refusable
     def __init__(self, cfg, *, tag_bits=1):
         if not isinstance(tag_bits, int) or isinstance(tag_bits, bool) or tag_bits < 1:
             raise ValueError(f"tag_bits must be a positive integer, not {tag_bits!r}")

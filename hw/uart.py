@@ -19,6 +19,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ._checks import refusable
+
 __all__ = ["UARTTx", "UARTRx", "UART", "MIN_DIVISOR"]
 
 #: Smallest clocks-per-bit the receiver handles (it needs a distinct half-bit point).
@@ -46,6 +48,7 @@ class UARTTx(wiring.Component):
     Throughput: one byte per ``10 * divisor`` clocks.
     """
 
+    @refusable
     def __init__(self, *, divisor):
         self._divisor = _check_divisor(divisor)
         super().__init__({"i": In(stream.Signature(8)), "tx": Out(1, init=1)})
@@ -95,6 +98,7 @@ class UARTRx(wiring.Component):
     Latency: a byte appears about ``9.5 * divisor + 3`` clocks after its start bit's falling edge.
     """
 
+    @refusable
     def __init__(self, *, divisor):
         self._divisor = _check_divisor(divisor)
         super().__init__({
@@ -175,6 +179,7 @@ class UART(wiring.Component):
         The receiver's pulses.
     """
 
+    @refusable
     def __init__(self, *, divisor):
         self._divisor = _check_divisor(divisor)
         super().__init__({

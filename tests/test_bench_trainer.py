@@ -3,8 +3,8 @@
 import pytest
 
 from fewmul.bench_trainer import ROW_KEYS, link_seconds, make_row, markdown, upload_seconds
-from fewmul.hw.engine import EngineSystem
 from fewmul.hw.roofline import roofline
+from fewmul.protocol import data_records_per_frame
 from fewmul.training import default_config
 
 CFG = default_config().replace(layers=(64, 64, 10), array_rows=8, array_cols=8)
@@ -18,7 +18,7 @@ def test_upload_time_counts_every_frame_byte():
     wire = frames * (6 + 4) + 1437 * 65 + frames * 6
     assert upload_seconds(CFG, 1437, 115_200) == pytest.approx(wire * 10 / 115_200)
     assert upload_seconds(CFG, 1437, 3_000_000) == pytest.approx(wire * 10 / 3_000_000)
-    assert EngineSystem(CFG, data_capacity=1437).engine.frame_records == 3
+    assert data_records_per_frame(64, 256) == 3
 
 
 def test_epoch_link_time():
