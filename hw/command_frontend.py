@@ -336,8 +336,10 @@ class CommandFrontEnd(ConfigComponent):
 
             with m.State("ANSWER"):
                 counter_bytes = Cat(steps, predictions, cycles, *self.clips)
+                # each difference truncated to its LE32 field (a subtraction is 33 bits wide:
+                # uncut, every later layer's count would come out shifted left by one more bit)
                 epoch_bytes = Cat(correct, epoch_cycles,
-                                  *(self.clips[k] - clips_start[k] for k in range(layers)))
+                                  *((self.clips[k] - clips_start[k])[:32] for k in range(layers)))
                 score_k = Signal(16)
                 m.d.comb += [score_k.eq(index - 2), self.score_index.eq(score_k >> 1)]
                 score16 = Signal(signed(16))                  # LE16, sign-extended

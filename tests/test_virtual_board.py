@@ -24,7 +24,6 @@ from fewmul.golden.rng import StreamSet, seed_states
 from fewmul.host import Device, SerialTransport
 from fewmul.protocol import Counter
 from fewmul.sim.virtual_board import VirtualBoardError, board_sources
-from fewmul.training import TrainingMismatch
 
 #: A small trainer: seconds to train, ~30 s to compile once (cached in build/virtual-board).
 SMALL = dict(hidden=8, rows=2, cols=2, data_capacity=1437)
@@ -131,9 +130,6 @@ def test_virtual_board_trains_bit_exact():
 
 
 @pytest.mark.sim
-@pytest.mark.xfail(strict=True, raises=TrainingMismatch,
-                   reason="open bug: on digits the EPOCH answer's clips of the output layer are "
-                          "twice golden's (64 vs 32 here; the weights are bit-exact)")
 def test_virtual_board_trains_keyed_epochs_from_its_data_set(tmp_path):
     # fewmul train --backend board --order keyed: DATA uploads the digits training set once,
     # each epoch is LR + one EPOCH; its answer and every weight are compared with golden in
