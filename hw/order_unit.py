@@ -5,7 +5,8 @@
 (``b = bit_length(size - 1)``, at least 1), kept when below ``size``. A round (key add, two
 XOR-shifts by ``b``-dependent amounts) takes one cycle, so an index costs ``4`` cycles plus 4
 for every value of ``f`` skipped (at most ``2^b - size < size`` of them per epoch): it is found
-while the engine trains the previous sample.
+while the engine trains the previous sample. ``start`` costs one set-up cycle more (``b``'s mask
+and shifts from the registered ``size``).
 
 Ports
 -----
@@ -66,9 +67,11 @@ class OrderUnit(wiring.Component):
         x = Signal(width)
         round_ = Signal(range(ROUNDS + 1))
 
-        # b = bit_length(size - 1), at least 1 (a priority encoder), and its shift amounts
+        # b = bit_length(size - 1), at least 1 (a priority encoder), and its shift amounts:
+        # from the registered size, in the SETUP cycle (``size`` arrives from the link's payload
+        # bytes; encoding it there as well was the trainer's critical path)
         last = Signal.like(self.size)
-        m.d.comb += last.eq(self.size - 1)
+        m.d.comb += last.eq(size - 1)
         found = Signal(range(width + 1))
         m.d.comb += found.eq(1)
         for bit in range(width):
@@ -90,10 +93,8 @@ class OrderUnit(wiring.Component):
 
         def begin():
             m.d.sync += [size.eq(self.size), key.eq(self.key),
-                         mask.eq((Const(1, width + 1) << found) - 1),
-                         half.eq((found + 1) >> 1), third.eq(thirds[found]),
                          counter.eq(0), x.eq(0), round_.eq(0)]
-            m.next = "ROUND"
+            m.next = "SETUP"
 
         def advance():
             m.d.sync += [counter.eq(counter + 1), x.eq(counter + 1), round_.eq(0)]
@@ -103,6 +104,13 @@ class OrderUnit(wiring.Component):
             with m.State("IDLE"):
                 with m.If(self.start):
                     begin()
+            with m.State("SETUP"):                  # b's mask and shifts from the size register
+                m.d.sync += [mask.eq((Const(1, width + 1) << found) - 1),
+                             half.eq((found + 1) >> 1), third.eq(thirds[found])]
+                with m.If(self.start):
+                    begin()
+                with m.Else():
+                    m.next = "ROUND"
             with m.State("ROUND"):
                 with m.If(self.start):
                     begin()
