@@ -15,9 +15,8 @@ RAMs"), instead of after minutes in nextpnr ("no BELs remaining").
 - **Logic** is ``base + per_PE x PEs``, the two largest builds of each series in
   ``docs/results.md`` (iCE40UP5K logic cells: 130 per PE and 1891 at W16 E16.12, 99 per PE at
   W8 E12.8; ECP5 TRELLIS_COMB: 106 per PE, 1242; at W8 E12.8 the 32 x 32 that does not fit),
-  scaled linearly with the format's ``weight_bits + act_bits + err_bits``; the whole trainer adds
-  the engine, link and UART (6170 ECP5 LUTs: ``docs/engine.md``, the 8 x 8 system against the
-  bare 8 x 8 array). Gowin has no measured build: its LUT4 and flip-flop figures are the ECP5
+  scaled linearly with the format's ``weight_bits + act_bits + err_bits``; the whole trainer is
+  its own series (:data:`_SYSTEM`: a base, and a ``TilePE`` per PE of its ``K x K`` tile). Gowin has no measured build: its LUT4 and flip-flop figures are the ECP5
   Yosys counts (a CCU2C carry cell as two LUT4s), flip-flops separately (83 per PE, 1853), since
   the GW1NR-9 has fewer flip-flops (6480) than LUT4s (8640).
 
@@ -27,7 +26,9 @@ boards' default arrays (2026-12, nextpnr seed 1): iCEBreaker 4 x 4, estimate 397
 and 12 block RAMs, built 3893 and 12 (33.6 MHz); Tang Nano 9K 8 x 4, estimate 4362 LUT4 and 4509
 flip-flops, built 4747 LUT4 and 4157 DFF (69.8 MHz); the ULX3S-85F trainer (8 x 8, 64-64-10),
 estimate 8 DP16KD, built 9 (docs/engine.md); the iCEBreaker trainer (4 x 4, 64-64-10), estimate
-55 block RAMs, nextpnr 54.
+55 block RAMs, nextpnr 54. The streaming trainer (2026-12-05): ULX3S-85F 64-256-10 on the 8 x 8
+tile with 1,437 samples on chip, estimate 37,167 LUTs (the point the base is fitted to) and 135
+DP16KD, built 37,167 and 143.
 """
 
 import math
@@ -72,8 +73,14 @@ _GOWIN_FFS = (1853, 83)
 _PER_BIT = {"ice40": (1 - 99 / 130) / 12,
             "ecp5": (1 - 90645 / (1242 + 106 * 1024)) / 12,
             "gowin": (1 - 90645 / (1242 + 106 * 1024)) / 12}
-#: The whole trainer beyond its array (engine, link, UART), ECP5 LUTs at 40 format bits.
-_SYSTEM_LOGIC = 6170
+#: The whole trainer (the streaming engine, link, UART) at 40 format bits: ``(base, per
+#: TilePE)``. ECP5: a ``TilePE`` (sampler, two sign-flip products, its own update unit) is
+#: about 470 LUTs (docs/engine.md) and the ULX3S-85F trainer, 64-256-10 on the 8 x 8 tile,
+#: built at 37,167 (docs/results.md, bench-trainer): the rest is its base. iCE40: the same
+#: split scaled by the arrays' iCE40 / ECP5 ratio per PE (130 / 106), fitted to the
+#: iCEBreaker trainer 64-64-10 on the 4 x 4 tile at W8 E12.8, which nextpnr packed into
+#: 12,032 logic cells. Gowin: the ECP5 figures.
+_SYSTEM = {"ice40": (6582, 576), "ecp5": (7087, 470), "gowin": (7087, 470)}
 #: The multiplier baseline, iCE40 logic cells: (base, per PE) with hard multipliers, and the
 #: extra of a Booth multiplier once the DSPs are used up (docs/results.md).
 _BASELINE = (282, 324, 440)
@@ -157,10 +164,11 @@ def estimate(board, design, cfg, block=None):
     if design == "baseline":
         base, per_pe, booth = _BASELINE
         logic = base + per_pe * pes + booth * max(0, pes - board.dsp_blocks)
+    elif design == "system":
+        base, per_pe = _SYSTEM[board.family]
+        logic = base + per_pe * pes
     else:
         logic = base + per_pe * pes
-        if design == "system":
-            logic += _SYSTEM_LOGIC
     ff_base, ff_per_pe = _GOWIN_FFS
     ffs = (ff_base + ff_per_pe * pes) * scale
     block = block if block is not None else make_design(design, cfg)

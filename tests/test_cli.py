@@ -126,6 +126,8 @@ def test_doctor_checks_the_gowin_tools():
     ("icebreaker", "fewmul", 10, 4, W8, "of the UP5K's 5280 logic cells"),
     ("icebreaker", "baseline", 3, 4, {}, "of the UP5K's 5280 logic cells"),
     ("ulx3s-85f", "fewmul", 32, 32, W8, "of the ECP5-85F's 83640 LUTs"),
+    # the trainer on a 16 x 16 tile: 256 TilePEs of about 470 LUTs each (docs/engine.md)
+    ("ulx3s-85f", "system", 16, 16, {}, "of the ECP5-85F's 83640 LUTs"),
     ("tangnano9k", "fewmul", 8, 8, {}, "about 7165 of the GW1NR-9's 6480 flip-flops"),
 ])
 def test_fit_refuses_what_does_not_fit(board_name, design, rows, cols, fmt, message):
