@@ -16,9 +16,10 @@ RAMs"), instead of after minutes in nextpnr ("no BELs remaining").
   ``docs/results.md`` (iCE40UP5K logic cells: 130 per PE and 1891 at W16 E16.12, 99 per PE at
   W8 E12.8; ECP5 TRELLIS_COMB: 106 per PE, 1242; at W8 E12.8 the 32 x 32 that does not fit),
   scaled linearly with the format's ``weight_bits + act_bits + err_bits``; the whole trainer is
-  its own series (:data:`_SYSTEM`: a base, and a ``TilePE`` per PE of its ``K x K`` tile). Gowin has no measured build: its LUT4 and flip-flop figures are the ECP5
-  Yosys counts (a CCU2C carry cell as two LUT4s), flip-flops separately (83 per PE, 1853), since
-  the GW1NR-9 has fewer flip-flops (6480) than LUT4s (8640).
+  its own series (:data:`_SYSTEM`: a base, and a ``TilePE`` per PE of its ``K x K`` tile).
+  Gowin has no measured build: its LUT4 and flip-flop figures are the ECP5 Yosys counts (a
+  CCU2C carry cell as two LUT4s), flip-flops separately (83 per PE, 1853), since the GW1NR-9
+  has fewer flip-flops (6480) than LUT4s (8640).
 
 It is an estimate: a design a few percent under a limit may still fail in placement, and one
 within a few percent over it is refused although it might fit. Checked against builds of the

@@ -21,7 +21,7 @@ from pathlib import Path
 
 __all__ = [
     "SIMULATORS", "ToolError", "ToolStatus", "check_simulator", "simulator_env", "verilator_root",
-    "synthesis_env", "doctor",
+    "synthesis_env", "doctor", "tool_version",
 ]
 
 SIMULATORS = ("icarus", "verilator")
@@ -103,7 +103,9 @@ class ToolStatus:
     hint: str = ""
 
 
-def _run_version(argv, env=None):
+def tool_version(argv, env=None):
+    """``(first line of the tool's version output, None)`` or ``(None, error)``; a git sha
+    shortened."""
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -128,7 +130,7 @@ def check_simulator(simulator):
         path = shutil.which("iverilog")
         if path is None:
             return ToolStatus("icarus", False, "not found", "sudo apt-get install -y iverilog")
-        line, err = _run_version(["iverilog", "-V"])
+        line, err = tool_version(["iverilog", "-V"])
         match = re.search(r"version\s+(\S+)", line or "")
         return ToolStatus("icarus", match is not None, match.group(1) if match else (err or line),
                           "" if match else "reinstall: sudo apt-get install -y iverilog")
@@ -163,7 +165,7 @@ def doctor():
         if shutil.which(argv[0], path=env["PATH"]) is None:
             statuses.append(ToolStatus(name, False, "not found", hint))
             continue
-        line, err = _run_version(argv, env)
+        line, err = tool_version(argv, env)
         ok = err is None and bool(line)
         statuses.append(ToolStatus(name, ok, line if ok else (err or "no output"),
                                    "" if ok else hint))

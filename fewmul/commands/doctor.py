@@ -6,27 +6,16 @@ apycula's ``gowin_pack``) and, as optional, openFPGALoader (only ``--program`` n
 """
 
 import shutil
-import subprocess
 
-from fewmul.sim.tools import ToolStatus, doctor, synthesis_env
+from fewmul.sim.tools import ToolStatus, doctor, synthesis_env, tool_version
 
 __all__ = ["add_parser", "run", "board_tools"]
-
-
-def _version(argv, env):
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, str(exc)
-    lines = [ln.strip() for ln in (out.stdout + out.stderr).splitlines()
-             if ln.strip() and not ln.startswith("Preparing")]
-    return (lines[0] if lines else ""), None
 
 
 def _tool(name, argv, hint, env):
     if shutil.which(argv[0], path=env["PATH"]) is None:
         return ToolStatus(name, False, "not found", hint)
-    line, err = _version(argv, env)
+    line, err = tool_version(argv, env)
     ok = err is None
     return ToolStatus(name, ok, (line or "found") if ok else err, "" if ok else hint)
 
