@@ -41,3 +41,12 @@ def verilator_fast_build(monkeypatch):
     extra = [f for f in VERILATOR_MAKEFLAGS if f.split("=")[0] not in
              {g.split("=")[0] for g in flags}]
     monkeypatch.setenv("MAKEFLAGS", " ".join(flags + extra))
+
+
+def one_line_error(capsys, *needles):
+    """The command's stderr is one line holding every needle (the CLI's error contract)."""
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    for needle in needles:
+        assert needle in err, err
+    return err

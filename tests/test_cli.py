@@ -12,15 +12,9 @@ from fewmul.boards.synth import BOARDS
 from fewmul.cli import main
 from fewmul.training import default_config
 
+from .conftest import one_line_error
+
 W8 = format_fields(weight_bits=8, err_bits=12, err_frac=8)
-
-
-def one_line_error(capsys, *needles):
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    for needle in needles:
-        assert needle in err, err
-    return err
 
 
 # -- every invalid option: one line, non-zero exit ----------------------------------------------

@@ -10,6 +10,7 @@ from fewmul.cli import main
 from fewmul.training import default_config
 
 from .board_standin import StandInBoard
+from .conftest import one_line_error
 
 #: iris, 8 hidden units: 4-8-3 (the data set sets the input and output sizes).
 IRIS = ["--dataset", "iris", "--hidden", "8", "--quiet"]
@@ -50,14 +51,6 @@ def test_board_backend_catches_a_wrong_weight(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "board != golden:" in err and "after sample 40: layer 0 weight [0, 0]" in err
     assert json.loads((tmp_path / "train-iris-board.json").read_text())["bit_exact"] is False
-
-
-def one_line_error(capsys, *needles):
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    for needle in needles:
-        assert needle in err, err
-    return err
 
 
 def test_missing_port(tmp_path, capsys):
