@@ -40,7 +40,9 @@ EPILOG = """\
 examples:
   fewmul train                                        # digits, 60 epochs, golden model
   fewmul train --backend rtl --epochs 1 --samples 200 # 200 samples on Verilator, checked
-  fewmul train --backend board --board icebreaker --port /dev/ttyUSB1 --program --hidden 64
+  # a ULX3S-85F built with --design system --data-capacity 1437 --baud 3000000:
+  fewmul train --backend board --board ulx3s-85f --port /dev/ttyUSB0 --baud 3000000 \
+--program --order keyed
 """
 
 #: Options that only some backends use (refused on the others instead of being ignored).
