@@ -172,6 +172,14 @@ class CommandFrontEnd(ConfigComponent):
         states_nonzero = Cat(*(arg_bits[32 * s:32 * s + 32] != 0 for s in range(SEED_STREAMS)))
         data_address, data_count = field(4, 16), field(6, 16)            # 4-byte argument
         epoch_size, epoch_count, epoch_key = field(0, 16), field(2, 16), field(4, 32)
+        # The argument's checks, registered in the CHECK cycle before EXECUTE (the argument and
+        # what they compare with are stable then; deciding them in EXECUTE straight from the
+        # payload bits was the ULX3S trainer's critical path).
+        data_bad_length, data_bad_address, data_grows = Signal(), Signal(), Signal()
+        data_end = Signal(17)
+        epoch_bad_arg, lr_bad, seed_bad, label_bad = Signal(), Signal(), Signal(), Signal()
+        lr_byte = arg_bits[-8:]
+
         with m.FSM(name="frontend") as fsm:
             with m.State("IDLE"):
                 with m.If(eng.cmd.valid):
@@ -179,7 +187,7 @@ class CommandFrontEnd(ConfigComponent):
                                  record.eq(0), bad_label.eq(0),
                                  length.eq(eng.cmd.payload.length), index.eq(0)]
                     with m.If(eng.cmd.payload.length == 0):
-                        m.next = "EXECUTE"
+                        m.next = "CHECK"
                     with m.Else():
                         m.next = "ARGUMENT"
 
@@ -212,7 +220,23 @@ class CommandFrontEnd(ConfigComponent):
                         with m.If(record_pos == n_in):
                             m.d.sync += [record_pos.eq(0), record.eq(record + 1)]
                     with m.If(index == length - 1):
-                        m.next = "EXECUTE"
+                        m.next = "CHECK"
+
+            with m.State("CHECK"):
+                m.d.sync += [
+                    data_bad_length.eq((length < 4) | (record_pos != 0) | (record != data_count)
+                                       | (data_count == 0) | (data_count > spare)),
+                    data_end.eq(data_address + data_count),
+                    data_bad_address.eq((data_address > loaded)
+                                        | (data_address + data_count > capacity)),
+                    data_grows.eq(data_address + data_count > loaded),
+                    epoch_bad_arg.eq((epoch_size == 0) | (epoch_size > loaded)
+                                     | (epoch_count == 0) | (epoch_count > epoch_size)),
+                    lr_bad.eq((lr_byte < cfg.lr_shift) | (lr_byte > cfg.lr_shift + cfg.lr_range)),
+                    seed_bad.eq(~states_nonzero.all()),
+                    label_bad.eq(label >= classes),
+                ]
+                m.next = "EXECUTE"
 
             with m.State("EXECUTE"):
                 with m.Switch(opcode):
@@ -225,11 +249,9 @@ class CommandFrontEnd(ConfigComponent):
                             m.d.comb += [self.clear_clips.eq(1), self.clear_draws.eq(1)]
                             finish()
                     with m.Case(Opcode.LR):
-                        lr_byte = arg_bits[-8:]
                         with m.If(length != 1):
                             fail(ErrorCode.BAD_LENGTH)
-                        with m.Elif((lr_byte < cfg.lr_shift)
-                                    | (lr_byte > cfg.lr_shift + cfg.lr_range)):
+                        with m.Elif(lr_bad):
                             fail(ErrorCode.BAD_ARG)
                         with m.Else():
                             m.d.sync += lr_offset.eq(lr_byte - cfg.lr_shift)
@@ -237,7 +259,7 @@ class CommandFrontEnd(ConfigComponent):
                     with m.Case(Opcode.SEED):
                         with m.If(length != 4 * SEED_STREAMS):
                             fail(ErrorCode.BAD_LENGTH)
-                        with m.Elif(~states_nonzero.all()):
+                        with m.Elif(seed_bad):
                             fail(ErrorCode.BAD_ARG)
                         with m.Else():
                             m.d.comb += self.seed_load.eq(1)
@@ -248,7 +270,7 @@ class CommandFrontEnd(ConfigComponent):
                             fail(ErrorCode.BAD_LENGTH)
                         with m.Elif(~seeded):
                             fail(ErrorCode.BAD_STATE)
-                        with m.Elif(label >= classes):
+                        with m.Elif(label_bad):
                             fail(ErrorCode.BAD_ARG)
                         with m.Else():
                             m.d.comb += [self.step_start.eq(1), self.sample_slot.eq(capacity)]
@@ -267,11 +289,9 @@ class CommandFrontEnd(ConfigComponent):
                         with m.Else():
                             finish(4 * len(counter_names(cfg)))
                     with m.Case(Opcode.DATA):
-                        with m.If((length < 4) | (record_pos != 0) | (record != data_count)
-                                  | (data_count == 0) | (data_count > spare)):
+                        with m.If(data_bad_length):
                             fail(ErrorCode.BAD_LENGTH)
-                        with m.Elif((data_address > loaded)
-                                    | (data_address + data_count > capacity)):
+                        with m.Elif(data_bad_address):
                             fail(ErrorCode.BAD_ADDRESS)
                         with m.Elif(bad_label):
                             fail(ErrorCode.BAD_ARG)
@@ -279,16 +299,15 @@ class CommandFrontEnd(ConfigComponent):
                             m.d.comb += [self.copy_start.eq(1), self.copy_from.eq(capacity),
                                          self.copy_to.eq(data_address),
                                          self.copy_count.eq(data_count)]
-                            with m.If(data_address + data_count > loaded):
-                                m.d.sync += loaded.eq(data_address + data_count)
+                            with m.If(data_grows):
+                                m.d.sync += loaded.eq(data_end)
                             m.next = "COPY"
                     with m.Case(Opcode.EPOCH):
                         with m.If(length != 8):
                             fail(ErrorCode.BAD_LENGTH)
                         with m.Elif(~seeded | (loaded == 0)):
                             fail(ErrorCode.BAD_STATE)
-                        with m.Elif((epoch_size == 0) | (epoch_size > loaded)
-                                    | (epoch_count == 0) | (epoch_count > epoch_size)):
+                        with m.Elif(epoch_bad_arg):
                             fail(ErrorCode.BAD_ARG)
                         with m.Else():
                             m.d.comb += [order.start.eq(1), order.size.eq(epoch_size),
