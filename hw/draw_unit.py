@@ -150,9 +150,13 @@ class DrawUnit(ConfigComponent):
             group = "column" if name in _COLUMN else "row"
             address, count, lane_enable, _ = schedules[group]
             state = Signal(32, init=1, name=f"state_{name}")
+            # each step a signal of its own: a step uses its input six times, so D chained
+            # expressions would be a tree of 6^D copies (23 MB of RTLIL at D = 4)
             following = [state]
-            for _ in range(D):
-                following.append(xorshift32_next(following[-1]))
+            for step in range(D):
+                nxt = Signal(32, name=f"state_{name}_{step + 1}")
+                m.d.comb += nxt.eq(xorshift32_next(following[-1]))
+                following.append(nxt)
             with m.If(self.seed_load):
                 m.d.sync += state.eq(self.seed[32 * index:32 * index + 32])
             with m.Else():
