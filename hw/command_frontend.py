@@ -180,6 +180,15 @@ class CommandFrontEnd(ConfigComponent):
         epoch_bad_arg, lr_bad, seed_bad, label_bad = Signal(), Signal(), Signal(), Signal()
         lr_byte = arg_bits[-8:]
 
+        # A DATA record's label is range-checked one cycle after it arrives, from a register
+        # (the byte comes from the link's block RAM, whose output is slow; the record's pixels
+        # follow, so the flag is set long before CHECK)
+        label_check = Signal()
+        label_byte = Signal(8)
+        m.d.sync += [label_check.eq(0), label_byte.eq(eng.arg.payload)]
+        with m.If(label_check & (label_byte >= classes)):
+            m.d.sync += bad_label.eq(1)
+
         with m.FSM(name="frontend") as fsm:
             with m.State("IDLE"):
                 with m.If(eng.cmd.valid):
@@ -210,8 +219,7 @@ class CommandFrontEnd(ConfigComponent):
                         with m.If(record_pos == 0):
                             m.d.comb += [self.label_en.eq(staged),
                                          self.label_slot.eq(capacity + record)]
-                            with m.If(byte >= classes):
-                                m.d.sync += bad_label.eq(1)
+                            m.d.sync += label_check.eq(1)
                         with m.Else():
                             m.d.comb += [self.write_en.eq(staged),
                                          self.write_slot.eq(capacity + record),
