@@ -248,6 +248,7 @@ def _command(args):
 
 
 def run(args):
+    from .hw.engine import hidden_draws_per_cycle
     from .hw.roofline import Assumptions, roofline
     from .results import update_section, write_json
     rows = []
@@ -259,7 +260,7 @@ def run(args):
         sim = simulate_epoch(cfg, args.samples, Path(args.out) / tag / "sim")
         golden = golden_cpu_rate(cfg)
         chip = _chip(board_name)
-        assume = Assumptions(draws_per_cycle=min(lanes, 4))
+        assume = Assumptions(draws_per_cycle=hidden_draws_per_cycle(cfg))
         roof = roofline(cfg, chip, assume=assume)
         shape = roofline(cfg, chip, pes=(lanes, lanes), assume=assume)
         row = make_row(board_name, cfg, build, sim, golden, roof, shape)

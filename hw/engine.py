@@ -27,13 +27,26 @@ from fewmul.protocol import data_records_per_frame, memory_map
 from ._checks import ConfigComponent, refusable
 from .command_frontend import COUNTER_NAMES, CommandFrontEnd, counter_names
 from .data_store import DataStore
-from .draw_unit import DrawUnit, draw_ports
+from .draw_unit import DrawUnit, draw_cycles, draw_ports
 from .engine_plan import EnginePlan
 from .link import EnginePortSignature, Link, MemoryPortSignature
 from .parameter_store import ParameterStore, parameter_ports
 from .sequencer import Sequencer, step_cycles
 
-__all__ = ["Engine", "EngineSystem", "EngineUartSystem", "COUNTER_NAMES", "counter_names"]
+__all__ = ["Engine", "EngineSystem", "EngineUartSystem", "COUNTER_NAMES", "counter_names",
+           "hidden_draws_per_cycle"]
+
+
+def hidden_draws_per_cycle(cfg):
+    """The draw unit's ``D``: the fewest draws a cycle (a divisor of the tile size ``K``) that
+    still draw the next step while this one runs (``draw_cycles + 1 <= step_cycles``), so the
+    engine never waits for its draws; each more draw a cycle chains one more xorshift32 step in
+    logic (at ``D = 4`` the ULX3S trainer's critical path)."""
+    lanes, steps = EnginePlan(cfg).lanes, step_cycles(cfg)
+    for per_cycle in (d for d in range(1, lanes + 1) if lanes % d == 0):
+        if draw_cycles(cfg, per_cycle) + 1 <= steps:
+            return per_cycle
+    return lanes
 
 
 class Engine(ConfigComponent):
@@ -104,7 +117,8 @@ class Engine(ConfigComponent):
         data_store = DataStore(cfg, capacity=self._capacity, spare=self._spare)
         front = CommandFrontEnd(cfg, capacity=self._capacity, spare=self._spare)
         seq = Sequencer(cfg, data_slots=data_store.slots, data_stride=data_store.stride)
-        draws, store = DrawUnit(cfg), ParameterStore(cfg)
+        draws = DrawUnit(cfg, draws_per_cycle=hidden_draws_per_cycle(cfg))
+        store = ParameterStore(cfg)
         m.submodules.data = data_store
         m.submodules.frontend = front
         m.submodules.sequencer = seq
