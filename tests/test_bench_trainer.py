@@ -2,8 +2,9 @@
 
 import pytest
 
-from fewmul.bench_trainer import ROW_KEYS, link_seconds, make_row, markdown, upload_seconds
-from fewmul.hw.roofline import roofline
+from fewmul.bench_trainer import (ROW_KEYS, chip_roofline, link_seconds, make_row, markdown,
+                                  upload_seconds)
+from fewmul.hw.roofline import Assumptions, roofline
 from fewmul.protocol import data_records_per_frame
 from fewmul.training import default_config
 
@@ -26,6 +27,17 @@ def test_epoch_link_time():
     # one clips count per layer: LE32 each)
     wire = (6 + 1) + 6 + (6 + 8) + (6 + 4 * (2 + CFG.n_layers))
     assert link_seconds(CFG, 3_000_000) == pytest.approx(wire * 10 / 3_000_000)
+
+
+def test_chip_roofline_is_not_the_engine_draw_rate():
+    # docs/engine.md (d): one draw a cycle binds 64-256-10 on the ECP5-85F at
+    # max(64 + 256, 256 + 10) = 320 cycles, a choice of this engine; the chip's bound is its
+    # datapath (162), and the trainer is measured against that.
+    cfg = CFG.replace(layers=(64, 256, 10))
+    assert roofline(cfg, "ecp5-85f", assume=Assumptions(draws_per_cycle=1)).cycles == 320
+    roof = chip_roofline(cfg, "ecp5-85f")
+    assert roof.binds != "rng"
+    assert roof.cycles == roofline(cfg, "ecp5-85f", assume=Assumptions(draws_per_cycle=64)).cycles
 
 
 def test_row_rate_is_an_epoch_over_its_time():
