@@ -2,8 +2,14 @@
 
 import pytest
 
-from fewmul.bench_trainer import (ROW_KEYS, chip_roofline, link_seconds, make_row, markdown,
-                                  upload_seconds)
+from fewmul.bench_trainer import (
+    ROW_KEYS,
+    chip_roofline,
+    link_seconds,
+    make_row,
+    markdown,
+    upload_seconds,
+)
 from fewmul.hw.roofline import Assumptions, roofline
 from fewmul.protocol import data_records_per_frame
 from fewmul.training import default_config
