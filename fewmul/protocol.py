@@ -84,6 +84,24 @@ ENGINE_OPCODES = (Opcode.RESET, Opcode.SEED, Opcode.TRAIN, Opcode.PREDICT, Opcod
 DATA_HEADER_BYTES = 4
 
 
+#: The link's payload buffer unless a network's samples need more (``sample_payload_limit``).
+DEFAULT_MAX_PAYLOAD = 256
+
+
+def sample_payload_limit(sample_bytes, max_payload=None):
+    """The link's ``max_payload`` for samples of ``sample_bytes`` pixels: ``max_payload`` as
+    given, else :data:`DEFAULT_MAX_PAYLOAD` or the least that carries one DATA record (header,
+    label, pixels; TRAIN's label and pixels are less), whichever is larger. A given value too
+    small for one DATA record raises ``ValueError``."""
+    need = DATA_HEADER_BYTES + 1 + sample_bytes
+    if max_payload is None:
+        return max(DEFAULT_MAX_PAYLOAD, need)
+    if isinstance(max_payload, int) and not isinstance(max_payload, bool) and max_payload < need:
+        raise ValueError(f"max_payload {max_payload} cannot carry a {sample_bytes}-input sample: "
+                         f"a DATA frame of one record needs {need} payload bytes")
+    return max_payload
+
+
 def data_records_per_frame(sample_bytes, max_payload):
     """DATA records (a label byte and ``sample_bytes`` pixels each) one frame of at most
     ``max_payload`` payload bytes carries after its header; at least one."""

@@ -22,9 +22,9 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from fewmul.protocol import data_records_per_frame, memory_map
+from fewmul.protocol import data_records_per_frame, memory_map, sample_payload_limit
 
-from ._checks import ConfigComponent, refusable
+from ._checks import ConfigComponent, check_config, refusable
 from .command_frontend import COUNTER_NAMES, CommandFrontEnd, counter_names
 from .data_store import DataStore
 from .draw_unit import DrawUnit, draw_cycles, draw_ports
@@ -162,11 +162,14 @@ class EngineSystem(wiring.Component):
     """:class:`fewmul.hw.link.Link` + :class:`Engine`: byte streams ``i`` and ``o`` only.
 
     ``max_payload`` and ``timeout_cycles`` are the link's (``timeout_cycles >= 20 *`` the UART
-    divisor on a board); ``data_capacity``: samples of the on-chip data set.
+    divisor on a board; ``max_payload`` by default 256 bytes or one DATA record of the network's
+    inputs, whichever is larger: ``fewmul.protocol.sample_payload_limit``);
+    ``data_capacity``: samples of the on-chip data set.
     """
 
     @refusable
-    def __init__(self, cfg, *, max_payload=256, timeout_cycles=1000, data_capacity=0):
+    def __init__(self, cfg, *, max_payload=None, timeout_cycles=1000, data_capacity=0):
+        max_payload = sample_payload_limit(check_config(cfg).layers[0], max_payload)
         self.engine = Engine(cfg, data_capacity=data_capacity,
                              frame_records=data_records_per_frame(cfg.layers[0], max_payload))
         self.link = Link(word_bits=cfg.weight_bits, depths=self.engine.depths,
@@ -197,8 +200,9 @@ class EngineUartSystem(wiring.Component):
     """
 
     @refusable
-    def __init__(self, cfg, *, divisor, max_payload=256, timeout_cycles=None, data_capacity=0):
+    def __init__(self, cfg, *, divisor, max_payload=None, timeout_cycles=None, data_capacity=0):
         from .host_link import HostLink
+        max_payload = sample_payload_limit(check_config(cfg).layers[0], max_payload)
         self.engine = Engine(cfg, data_capacity=data_capacity,
                              frame_records=data_records_per_frame(cfg.layers[0], max_payload))
         self.host_link = HostLink(divisor=divisor, word_bits=cfg.weight_bits,
