@@ -376,6 +376,23 @@ def memory_map(cfg):
     return regions
 
 
+#: Words one region can hold: LOAD and READ address a word with an LE16 field.
+MAX_REGION_WORDS = 0xFFFF
+
+
+def check_addressable(cfg):
+    """Raise ``ValueError`` if a region of ``memory_map(cfg)`` has more words than the link's
+    16-bit word address reaches, naming the layer and the widest layer that would fit."""
+    for region in memory_map(cfg):
+        if region.depth > MAX_REGION_WORDS:
+            n_in, n_out = cfg.layers[region.layer], cfg.layers[region.layer + 1]
+            raise ValueError(
+                f"layer {region.layer}'s {n_in} x {n_out} = {region.depth:,} weights are more "
+                f"words than the link addresses in one region ({MAX_REGION_WORDS:,}): at most "
+                f"{MAX_REGION_WORDS // n_in} outputs for {n_in} inputs")
+    return cfg
+
+
 @dataclass(frozen=True)
 class PingInfo:
     version: int

@@ -22,7 +22,12 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from fewmul.protocol import data_records_per_frame, memory_map, sample_payload_limit
+from fewmul.protocol import (
+    check_addressable,
+    data_records_per_frame,
+    memory_map,
+    sample_payload_limit,
+)
 
 from ._checks import ConfigComponent, check_config, refusable
 from .command_frontend import COUNTER_NAMES, CommandFrontEnd, counter_names
@@ -73,6 +78,7 @@ class Engine(ConfigComponent):
     def __init__(self, cfg, *, data_capacity=0, frame_records=None):
         self._plan = EnginePlan(cfg)
         self._plan.lanes                                  # noqa: B018 -- square tiles or raise
+        check_addressable(cfg)
         if frame_records is None:
             frame_records = data_records_per_frame(cfg.layers[0], 256)
         for name, value, low in (("data_capacity", data_capacity, 0),

@@ -31,6 +31,11 @@ def test_rejects_bad_parameters():
     assert str(info.value) == ("max_payload 256 cannot carry a 784-input sample: a DATA frame "
                                "of one record needs 789 payload bytes")
     with pytest.raises(ValueError) as info:
+        Engine(Config(layers=(784, 256, 10)))
+    assert str(info.value) == ("layer 0's 784 x 256 = 200,704 weights are more words than the "
+                               "link addresses in one region (65,535): at most 83 outputs for "
+                               "784 inputs")
+    with pytest.raises(ValueError) as info:
         EnginePlan("cfg")
     assert str(info.value) == "cfg must be a fewmul.config.Config, not 'cfg'"
 
