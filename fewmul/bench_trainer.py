@@ -29,8 +29,9 @@ import numpy as np
 from .protocol import DATA_HEADER_BYTES, data_records_per_frame
 from .training import default_config
 
-__all__ = ["POINTS", "ROW_KEYS", "add_arguments", "run", "link_seconds", "upload_seconds",
-           "golden_cpu_rate", "simulate_epoch", "make_row", "markdown"]
+__all__ = ["POINTS", "ROW_KEYS", "add_arguments", "run", "measure", "link_seconds",
+           "upload_seconds", "golden_cpu_rate", "simulate_epoch", "make_row", "markdown", "plot",
+           "chip_roofline"]
 
 #: (board, network, K, extra Config fields) measured by default.
 POINTS = (
@@ -162,6 +163,43 @@ def add_arguments(p):
     p.add_argument("--out", default="build/bench-trainer", help="build directory")
     p.add_argument("--json", default="docs/results/trainer.json", help="rows written here")
     p.add_argument("--no-results", action="store_true", help="do not rewrite docs/results.md")
+    p.add_argument("--from-json", metavar="PATH", default=None,
+                   help="re-render the table and the plot from rows written earlier (no build, "
+                        "no simulation)")
+    p.add_argument("--plot", default="docs/img/trainer_roofline.png", help="the plot's path")
+
+
+def plot(rows, path):
+    """Samples/s of each row that fits beside its bounds at the same Fmax (the chip's roofline,
+    the tile shape's) and the golden model on one CPU core; log scale. Returns the path."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in rows if r["fits"] and r["samples_per_s"]]
+    series = [("chip roofline", lambda r: r["roofline_samples_per_s"], "#bbbbbb"),
+              ("this tile's bound", lambda r: r["fmax_mhz"] * 1e6 / r["shape_roofline_cycles"],
+               "#88aadd"),
+              ("trainer, measured", lambda r: r["samples_per_s"], "#2255aa"),
+              ("golden model, 1 CPU core", lambda r: r["golden_cpu_samples_per_s"], "#cc6633")]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    width = 0.8 / len(series)
+    for i, (label, value, color) in enumerate(series):
+        xs = [j + (i - (len(series) - 1) / 2) * width for j in range(len(rows))]
+        ax.bar(xs, [value(r) for r in rows], width, label=label, color=color)
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels([f"{r['board']}\n{r['network']}, K={r['lanes']}\n{r['fmax_mhz']:.1f} MHz"
+                        for r in rows], fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("training samples / s (digits, data on chip)")
+    ax.grid(True, axis="y", which="both", lw=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _points(spec):
@@ -248,9 +286,38 @@ def _command(args):
 
 
 def run(args):
+    from .results import write_json
+    if args.from_json:
+        rows = json.loads(Path(args.from_json).read_text())
+    else:
+        rows = measure(args)
+        write_json(args.json, rows)
+    if not args.no_results:
+        _publish(rows, args)
+    return 0
+
+
+def _publish(rows, args):
+    from .results import update_section
+    table = markdown(rows)
+    print(table)
+    image = plot(rows, args.plot)
+    figure = f"\n\n![samples/s against the roofline]({Path(image).relative_to('docs')})" \
+        if Path(image).parts[0] == "docs" else ""
+    # the command that measured the rows (a re-render shows it, not itself)
+    command = rows[0].get("command") if rows else None
+    if not command:
+        command = "fewmul bench trainer --points " + ",".join(
+            f"{r['board']}/{r['network']}/{r['lanes']}" for r in rows)
+    path = update_section("bench-trainer", "The whole trainer on a board", command,
+                          table + figure)
+    print(f"wrote {path} and {image}")
+
+
+def measure(args):
+    """Build, simulate and measure every point of ``args.points``: the rows."""
     from .hw.engine import hidden_draws_per_cycle
     from .hw.roofline import Assumptions, roofline
-    from .results import update_section, write_json
     rows = []
     for board_name, layers, lanes, fields in _points(args.points):
         cfg = default_config().replace(layers=layers, array_rows=lanes, array_cols=lanes,
@@ -264,16 +331,10 @@ def run(args):
         shape = roofline(cfg, chip, pes=(lanes, lanes),
                          assume=Assumptions(draws_per_cycle=hidden_draws_per_cycle(cfg)))
         row = make_row(board_name, cfg, build, sim, golden, roof, shape)
+        row["command"] = _command(args)
         rows.append(row)
         print(json.dumps({k: row[k] for k in ROW_KEYS if k != "utilization"}))
-    write_json(args.json, rows)
-    if not args.no_results:
-        table = markdown(rows)
-        print(table)
-        path = update_section("bench-trainer", "The whole trainer on a board", _command(args),
-                              table)
-        print(f"wrote {path}")
-    return 0
+    return rows
 
 
 def chip_roofline(cfg, chip):

@@ -8,6 +8,7 @@ from fewmul.bench_trainer import (
     link_seconds,
     make_row,
     markdown,
+    plot,
     upload_seconds,
 )
 from fewmul.hw.roofline import Assumptions, roofline
@@ -67,3 +68,14 @@ def test_row_of_a_design_that_does_not_fit():
                    None, None)
     assert not row["fits"] and row["samples_per_s"] is None and not row["bit_exact"]
     assert row["build_error"] == "no BELs"
+
+
+def test_plot_draws_rows_that_fit(tmp_path):
+    build = {"fmax_mhz": 50.0, "constraint_mhz": 75.0, "utilization": {}}
+    sim = {"epochs": [{"count": 10, "cycles": 2000}], "mismatches": []}
+    roof = roofline(CFG, "ecp5-85f")
+    rows = [make_row("ulx3s-85f", CFG, build, sim, 1000.0, roof, roof),
+            make_row("icebreaker", CFG, {"fits": False, "error": "no BELs"}, None, 1000.0,
+                     None, None)]
+    path = plot(rows, tmp_path / "img" / "trainer.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
