@@ -337,14 +337,15 @@ def measure(args):
     return rows
 
 
-def chip_roofline(cfg, chip):
+def chip_roofline(cfg, chip, **assume):
     """The chip's roofline, with as many draws a cycle as keep the random numbers from binding:
     the draw rate is this engine's choice (``hidden_draws_per_cycle``, a few LUTs a draw), not a
-    limit of the chip, so it must not lower the bound the trainer is measured against."""
+    limit of the chip, so it must not lower the bound the trainer is measured against.
+    ``assume``: further :class:`fewmul.hw.roofline.Assumptions` fields."""
     from .hw.roofline import Assumptions, roofline
     per_cycle = 1
     while True:
-        roof = roofline(cfg, chip, assume=Assumptions(draws_per_cycle=per_cycle))
+        roof = roofline(cfg, chip, assume=Assumptions(draws_per_cycle=per_cycle, **assume))
         if roof.binds != "rng":
             return roof
         per_cycle += 1

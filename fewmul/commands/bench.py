@@ -15,6 +15,7 @@ BENCHMARKS = {
     "synth": "fewmul.bench_synth",
     "sim": "fewmul.bench_sim",
     "trainer": "fewmul.bench_trainer",
+    "cost": "fewmul.bench_cost",
 }
 
 
