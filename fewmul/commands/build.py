@@ -38,6 +38,9 @@ def add_parser(sub):
                    help="array columns C (inputs; default: the board's)")
     p.add_argument("--hidden", type=int, nargs="+", default=None, metavar="N",
                    help="system design: hidden layer sizes of the MLP (default: fewmul train's)")
+    p.add_argument("--dataset", default=None,
+                   help="system design: the data set whose inputs and classes size the MLP "
+                        "(digits, mnist, iris, wine, breast_cancer; default: digits)")
     p.add_argument("--data-capacity", type=int, default=0, metavar="N",
                    help="system design: samples of the on-chip training set (DATA / EPOCH; "
                         "default 0, none)")
@@ -75,13 +78,19 @@ def config_from_args(args):
         fields["weights"] = args.weights
     rows, cols = _shape(args)
     hidden = getattr(args, "hidden", None)
+    dataset = getattr(args, "dataset", None)
     if getattr(args, "design", None) == "system":
         from fewmul.training import default_config
         cfg = default_config()
-        if hidden is not None:
-            fields["layers"] = (cfg.layers[0], *hidden, cfg.layers[-1])
+        inputs, classes = cfg.layers[0], cfg.layers[-1]
+        if dataset is not None:
+            from fewmul.golden import data as datasets
+            ds = datasets.load(dataset, cfg)
+            inputs, classes = ds.n_features, ds.n_classes
+        fields["layers"] = (inputs, *(cfg.layers[1:-1] if hidden is None else hidden), classes)
         return cfg.replace(array_rows=rows, array_cols=cols, **fields)
-    for option, value in (("--hidden", hidden), ("--baud", getattr(args, "baud", None)),
+    for option, value in (("--hidden", hidden), ("--dataset", dataset),
+                          ("--baud", getattr(args, "baud", None)),
                           ("--data-capacity", getattr(args, "data_capacity", 0) or None)):
         if value is not None:
             raise ValueError(f"{option} applies to --design system only")
