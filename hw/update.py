@@ -218,21 +218,16 @@ class WeightUpdate(ConfigComponent):
 
 
 class BiasUpdate(ConfigComponent):
-    """Bias update ``sat(b + round(δ >> update_base_shift))`` (section 8: the weight rule with
-    ``shift = 0``, a positive sign and ``ρ = v'[i]``), in two halves with a register between:
-    :class:`UpdateShift`, then :class:`UpdateRound` and the saturating add.
+    """Combinational bias update ``sat(b + round(δ >> update_base_shift))`` (section 8: the
+    weight rule with ``shift = 0``, a positive sign and ``ρ = v'[i]``).
 
     Ports: ``bias : In(signed(weight_bits))``, ``delta : In(signed(err_bits))``,
     ``rand : In(rand_bits)``, ``lr_offset : In(range(lr_range + 1))``;
     ``updated : Out(signed(weight_bits))`` and ``clipped : Out(1)`` (the exact sum saturated).
-
-    Latency 1: ``updated`` and ``clipped`` belong to the inputs of the cycle before (the
-    shifted error, the bias and the draw are registered; rounding and the add are not). As one
-    combinational path, shift, rounding and add were the ULX3S trainer's critical path
-    (68.8 MHz).
+    Latency 0.
     """
 
-    latency = 1
+    latency = 0
 
     def members(self, cfg):
         return {
@@ -245,18 +240,12 @@ class BiasUpdate(ConfigComponent):
         }
 
     def elaborate(self, platform):
-        cfg = self._cfg
         m = Module()
-        m.submodules.shift = shift = UpdateShift(cfg)
-        m.submodules.round = round_ = UpdateRound(cfg)
-        m.d.comb += [shift.value.eq(self.delta), shift.shift.eq(0),
-                     shift.lr_offset.eq(self.lr_offset)]
-        bias = Signal.like(self.bias, name="bias1", reset_less=True)
-        m.d.sync += [round_.whole.eq(shift.whole), round_.fraction.eq(shift.fraction),
-                     round_.carry.eq(shift.carry), round_.rand.eq(self.rand),
-                     bias.eq(self.bias)]
-        m.d.comb += round_.is_zero.eq(0)
-        updated, clipped = saturating_add(m, bias, round_.step, cfg.weight_bits)
+        m.submodules.step = step = UpdateStep(self._cfg)
+        m.d.comb += [step.delta.eq(self.delta), step.negative.eq(0), step.shift.eq(0),
+                     step.is_zero.eq(0), step.rand.eq(self.rand),
+                     step.lr_offset.eq(self.lr_offset)]
+        updated, clipped = saturating_add(m, self.bias, step.step, self._cfg.weight_bits)
         m.d.comb += [self.updated.eq(updated), self.clipped.eq(clipped)]
         return m
 
