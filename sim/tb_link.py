@@ -23,6 +23,7 @@ is not reset between them):
 """
 
 import random
+import struct
 
 import cocotb
 import numpy as np
@@ -34,6 +35,7 @@ from fewmul.golden.rng import seed_states
 from fewmul.host import AsyncDevice
 from fewmul.protocol import (
     CRC_RESIDUE,
+    DATA_HEADER_BYTES,
     ERROR_OPCODE,
     RESPONSE_FLAG,
     SEED_STREAMS,
@@ -292,6 +294,17 @@ class FrameFuzzer:
             return encode_frame(Opcode.PREDICT, sample)
         if r < 0.84:
             return encode_frame(Opcode.LR, bytes([self.integers(0, 256)]))
+        if r < 0.89:                                     # DATA: as many records as fit
+            most = max(1, (self.tb.max_payload - DATA_HEADER_BYTES) // (1 + self.sample_bytes))
+            count = self.integers(1, most + 1)
+            records = self.integers(0, 256, count * (1 + self.sample_bytes)).astype(np.uint8)
+            # a fifth of them with a count that disagrees with the records (0 included)
+            said = count if self.rng.random() < 0.8 else self.integers(0, count + 2)
+            header = struct.pack("<HH", self.integers(0, 1 << 16), said)
+            return encode_frame(Opcode.DATA, header + records.tobytes())
+        if r < 0.92:                                     # EPOCH: size, count, key
+            return encode_frame(Opcode.EPOCH,
+                                self.integers(0, 256, 8).astype(np.uint8).tobytes())
         choices = (Opcode.PING, Opcode.STATUS, Opcode.COUNTERS, Opcode.RESET)
         return encode_frame(choices[self.integers(0, len(choices))] if self.rng.random() > 0.02
                             else Opcode.RESET)
