@@ -25,6 +25,7 @@ from fewmul.protocol import (
     decode_words,
     encode_frame,
     load_payload,
+    lr_payload,
     memory_map,
     read_payload,
     seed_payload,
@@ -121,9 +122,10 @@ class _Commands:
     def counters(self):
         return (yield from self._call(Opcode.COUNTERS))
 
-    def set_lr(self, lr_shift):
-        """Learning rate ``2^-lr_shift`` of the following TRAINs (``Config.lr_shifts``)."""
-        return (yield from self._call(Opcode.LR, bytes([lr_shift])))
+    def set_lr(self, lr_shift, deterministic=False):
+        """Learning rate ``2^-lr_shift`` of the following TRAINs (``Config.lr_shifts``), with
+        deterministic signs if ``deterministic`` (the settling phase)."""
+        return (yield from self._call(Opcode.LR, lr_payload(lr_shift, deterministic)))
 
     def data(self, address, samples, labels):
         """Upload ``samples`` with ``labels`` to the on-chip data set from ``address`` on, in
@@ -224,9 +226,10 @@ class Device:
         """The engine's COUNTERS answer (raw bytes)."""
         return self._run(self._commands.counters())
 
-    def set_lr(self, lr_shift):
-        """Learning rate ``2^-lr_shift`` of the following TRAINs (``Config.lr_shifts``)."""
-        return self._run(self._commands.set_lr(lr_shift))
+    def set_lr(self, lr_shift, deterministic=False):
+        """Learning rate ``2^-lr_shift`` of the following TRAINs (``Config.lr_shifts``), with
+        deterministic signs if ``deterministic`` (the settling phase)."""
+        return self._run(self._commands.set_lr(lr_shift, deterministic))
 
     def data(self, address, samples, labels):
         """Upload samples and labels to the on-chip data set (several DATA frames)."""

@@ -23,7 +23,8 @@ __all__ = [
     "N_COUNTERS", "FIXED_REQUEST_LENGTHS",
     "request_length", "length_is_legal", "Frame", "LinkError", "crc16", "encode_frame",
     "FrameDecoder", "decode_frame", "word_bytes", "encode_words", "decode_words",
-    "load_payload", "read_payload", "seed_payload", "Region", "memory_map", "PingInfo",
+    "load_payload", "read_payload", "seed_payload", "LR_DETERMINISTIC", "lr_payload", "Region",
+    "memory_map", "PingInfo",
 ]
 
 #: First byte of every frame, both directions.
@@ -82,6 +83,18 @@ ENGINE_OPCODES = (Opcode.RESET, Opcode.SEED, Opcode.TRAIN, Opcode.PREDICT, Opcod
                   Opcode.LR, Opcode.DATA, Opcode.EPOCH)
 #: DATA's header: ``address (LE16), count (LE16)``, then ``count`` records.
 DATA_HEADER_BYTES = 4
+#: LR's flag bit (bit 7 of its byte; the shift is bits 0-6): train the following steps with
+#: deterministic signs (the settling phase, ``docs/datapath.md`` section 9). 0 (every LR frame
+#: before the flag existed) keeps the stochastic signs.
+LR_DETERMINISTIC = 0x80
+
+
+def lr_payload(lr_shift, deterministic=False):
+    """LR's one-byte payload: ``lr_shift`` (0 .. 127), ``LR_DETERMINISTIC`` if
+    ``deterministic``."""
+    if isinstance(lr_shift, bool) or not isinstance(lr_shift, int) or not 0 <= lr_shift < 0x80:
+        raise ValueError(f"lr_shift must be an integer in [0, 127], not {lr_shift!r}")
+    return bytes([lr_shift | (LR_DETERMINISTIC if deterministic else 0)])
 
 
 #: The link's payload buffer unless a network's samples need more (``sample_payload_limit``).

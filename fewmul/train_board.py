@@ -33,7 +33,7 @@ import numpy as np
 
 from fewmul.host import Device, SerialTransport
 from fewmul.protocol import ErrorCode, LinkError, memory_map
-from fewmul.training import TrainingMismatch, compare_network
+from fewmul.training import TrainingMismatch, compare_network, step_config
 
 __all__ = ["BoardError", "BoardSettings", "BoardTrainer", "board_backend", "connect",
            "layers_of_depths"]
@@ -223,10 +223,10 @@ class BoardTrainer:
         raise TrainingMismatch(f"board != golden{hint}:\n" + "\n".join(lines[:20]),
                                self.summary(bit_exact=False))
 
-    def train_epoch(self, order, lr_shift):
-        step_cfg = self.cfg.replace(lr_shift=self.cfg.check_lr_shift(lr_shift))
+    def train_epoch(self, order, lr_shift, deterministic=False):
+        step_cfg = step_config(self.cfg, self.cfg.check_lr_shift(lr_shift), deterministic)
         started = time.perf_counter()
-        self.device.set_lr(lr_shift)
+        self.device.set_lr(lr_shift, deterministic)
         bar = None
         if self.settings.progress:
             from tqdm import tqdm
@@ -244,19 +244,19 @@ class BoardTrainer:
                 bar.close()
             self.stats["seconds"] += time.perf_counter() - started
 
-    def train_keyed_epoch(self, order, lr_shift, key):
+    def train_keyed_epoch(self, order, lr_shift, key, deterministic=False):
         """The epoch from the board's own data set: DATA uploads the training set before the
         first one; LR, then one EPOCH trains ``order`` (``epoch_order(n, key)``, cut), with
         golden alongside in the same order; its answer (``correct``, ``clips`` per layer) and
         every weight are compared."""
         from fewmul.golden.mlp import train_step
-        step_cfg = self.cfg.replace(lr_shift=self.cfg.check_lr_shift(lr_shift))
+        step_cfg = step_config(self.cfg, self.cfg.check_lr_shift(lr_shift), deterministic)
         started = time.perf_counter()
         size = len(self.ds.y_train)
         try:
             if not self.uploaded:
                 self._upload()
-            self.device.set_lr(lr_shift)
+            self.device.set_lr(lr_shift, deterministic)
             answer = self.device.epoch(size, len(order), key)
         except LinkError as exc:
             raise BoardError(f"the board's EPOCH failed after {self.stats['samples']} samples "

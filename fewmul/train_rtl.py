@@ -68,7 +68,7 @@ class RtlTrainer:
         self.stats = {"samples": 0, "cycles": 0, "engine_cycles": 0, "checks": 0,
                       "seconds": 0.0, "sim_seconds": 0.0, "mismatches": []}
 
-    def train_epoch(self, order, lr_shift):
+    def train_epoch(self, order, lr_shift, deterministic=False):
         from fewmul.golden.mlp import Network
         from fewmul.hw.engine import EngineSystem
         from fewmul.sim.runner import SimulationFailed, run_testbench
@@ -84,6 +84,7 @@ class RtlTrainer:
                  x_test=self.ds.x_test[:4], y_test=self.ds.y_test[:4],
                  states=np.array(self.states, dtype=np.uint64), **arrays)
         params = dict(cfg=self.cfg.as_dict(), job=str(job), samples=len(order), lr_shift=lr_shift,
+                      settle_from=0 if deterministic else None,
                       check_every=self.settings.check_every, predict=4,
                       result_json=str(result_json))
         started = time.perf_counter()

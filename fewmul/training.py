@@ -42,7 +42,7 @@ from fewmul.golden.mlp import INIT_RANGE
 
 __all__ = ["BACKENDS", "DEFAULTS", "INIT_RANGES", "SPLIT", "TUNED_CONFIG", "TrainOptions",
            "TrainingMismatch", "compare_network", "default_config", "default_init_range",
-           "schedule_lr_range", "train", "plot", "title", "summary_line"]
+           "schedule_lr_range", "step_config", "train", "plot", "title", "summary_line"]
 
 #: Tuned defaults of a training run (what ``fewmul bench golden`` measures), on top of the
 #: datapath defaults of :class:`fewmul.config.Config`. ``lr_shift`` is the first epoch's
@@ -126,6 +126,8 @@ class TrainOptions:
     lr_decay: int = DEFAULTS["lr_decay"]  # epochs per halving of the learning rate (0: constant)
     samples: int = None                  # train on the first N samples of each epoch (None: all)
     order: str = "host"                  # host: numpy permutations; keyed: the on-chip order
+    settle_epochs: int = 0               # the last N epochs train with deterministic signs
+    settle_shift: int = 0                # ... at a learning rate 2^settle_shift lower
 
     def __post_init__(self):
         _check_count("epochs", self.epochs, 1)
@@ -137,10 +139,24 @@ class TrainOptions:
             raise ValueError(f"arith must be one of fixed, float; not {self.arith!r}")
         if self.init_range is not None and not self.init_range > 0:
             raise ValueError(f"init_range must be positive, not {self.init_range!r}")
+        self.schedule(Config())                      # checks settle_epochs and settle_shift
+        if self.settle_epochs and (self.arith == "float" or self.float_weights):
+            raise ValueError("the settling phase trains the fixed-point datapath with "
+                             "deterministic signs: use --arith fixed (or --settle-epochs 0)")
+
+    def schedule(self, cfg):
+        """The run's :class:`fewmul.golden.schedule.Schedule` from ``cfg.lr_shift``."""
+        from fewmul.golden.schedule import Schedule
+        return Schedule(epochs=self.epochs, lr_shift=cfg.lr_shift, lr_decay=self.lr_decay,
+                        settle_epochs=self.settle_epochs, settle_shift=self.settle_shift)
 
     def lr_shift(self, cfg, epoch):
         """The learning-rate shift of epoch ``epoch`` (from 0)."""
-        return cfg.lr_shift + (epoch // self.lr_decay if self.lr_decay else 0)
+        return self.schedule(cfg).lr(epoch)
+
+    def settling(self, epoch):
+        """Whether epoch ``epoch`` (from 0) trains with deterministic signs."""
+        return epoch >= self.epochs - self.settle_epochs
 
     def lr_shifts(self, cfg):
         """Every epoch's learning-rate shift, in order."""
@@ -149,9 +165,18 @@ class TrainOptions:
 
 def schedule_lr_range(lr_shift, options, minimum=Config.lr_range):
     """The run-time learning-rate range (``Config.lr_range``) the schedule of ``options`` needs
-    when it starts at ``lr_shift``: ``(epochs - 1) // lr_decay``, at least ``minimum``."""
-    needed = (options.epochs - 1) // options.lr_decay if options.lr_decay else 0
-    return max(minimum, needed)
+    when it starts at ``lr_shift`` (the decay's halvings and the settling phase's shift), at
+    least ``minimum``."""
+    return max(minimum, options.schedule(Config(lr_shift=lr_shift)).lr_range())
+
+
+def step_config(cfg, lr_shift, deterministic=False):
+    """``cfg`` for the steps of an epoch: its learning rate, and deterministic signs when it
+    settles (on chip: the LR command's ``LR_DETERMINISTIC`` flag)."""
+    changes = {"lr_shift": lr_shift}
+    if deterministic:
+        changes["sampling"] = "deterministic"
+    return cfg.replace(**changes)
 
 
 def _backend(module, name):
@@ -170,10 +195,10 @@ class GoldenTrainer:
         self.net = init_network(cfg, init_range=options.init_range)
         self.streams = StreamSet(cfg.seed)
 
-    def train_epoch(self, order, lr_shift):
+    def train_epoch(self, order, lr_shift, deterministic=False):
         from fewmul.golden.mlp import train_epoch
         train_epoch(self.net, self.ds.x_train[order], self.ds.y_train[order], self.streams,
-                    self.cfg.replace(lr_shift=lr_shift))
+                    step_config(self.cfg, lr_shift, deterministic))
 
     def predict(self, split, rule):
         from fewmul.golden.mlp import predict_fixed, predict_float
@@ -262,6 +287,7 @@ def train(cfg, options=TrainOptions(), backend="golden", settings=None, progress
                    "backend": backend, "arith": "float" if options.float_weights else
                    options.arith, "weights": _weights_name(cfg, options),
                    "init_range": options.init_range, "lr_decay": options.lr_decay,
+                   "settle_epochs": options.settle_epochs, "settle_shift": options.settle_shift,
                    "samples": options.samples, "order": options.order},
         "split": {**SPLIT, "train": len(ds.y_train), "test": len(ds.y_test)},
         "epochs": history,
@@ -301,14 +327,16 @@ def _epochs(trainer, cfg, ds, options, progress):
             order, key = _epoch_order(order_rng, cfg, ds, options, epoch)
             started, started_cpu = time.perf_counter(), time.process_time()
             keyed = getattr(trainer, "train_keyed_epoch", None)
+            settle = {"deterministic": True} if options.settling(epoch) else {}
             if key is not None and keyed is not None:
-                keyed(order, options.lr_shift(cfg, epoch), key)
+                keyed(order, options.lr_shift(cfg, epoch), key, **settle)
             else:
-                trainer.train_epoch(order, options.lr_shift(cfg, epoch))
+                trainer.train_epoch(order, options.lr_shift(cfg, epoch), **settle)
             wall += time.perf_counter() - started
             cpu += time.process_time() - started_cpu
             steps += len(order)
             history.append({"epoch": epoch + 1, "lr_shift": options.lr_shift(cfg, epoch),
+                            "settling": options.settling(epoch),
                             "train_accuracy": accuracy("train", "paper"),
                             "test_accuracy": accuracy("test", "paper"),
                             "test_accuracy_multiplier_free": accuracy("test", "multiplier_free")})

@@ -4,9 +4,12 @@
 6): per command it takes the opcode and length, the argument bytes, checks them, runs the
 command, and answers a status byte and the payload (``docs/engine.md``):
 
-- RESET (empty): counters to 0, the seed forgotten, learning rate back to ``2^-lr_shift``;
+- RESET (empty): counters to 0, the seed forgotten, learning rate back to ``2^-lr_shift``,
+  stochastic signs in training;
 - SEED (five LE32 xorshift32 states, none 0): loads the draw unit's streams;
-- LR (one byte in ``cfg.lr_shifts``): the learning-rate shift of the following TRAINs;
+- LR (one byte: the learning-rate shift, in ``cfg.lr_shifts``, in bits 0-6; bit 7
+  ``fewmul.protocol.LR_DETERMINISTIC``: train with deterministic signs, the settling phase):
+  the learning rate and sign mode of the following TRAIN and EPOCH steps;
 - TRAIN (``label, x[0 .. N0-1]``, after SEED, ``label < classes``): one step; answers the class
   of the step's forward pass;
 - PREDICT (``x[0 .. N0-1]``): deterministic signs; answers the class and the scores (LE16);
@@ -65,6 +68,8 @@ class CommandFrontEnd(ConfigComponent):
         A command is being received, executed or answered.
     step_start, step_predict, step_label, lr_offset : Out ; step_busy, step_done, step_answer : In
         The sequencer's step interface.
+    settle : Out(1)
+        Train with deterministic signs (the LR byte's bit 7; 0 after reset and RESET).
     sample_slot : Out
         The data store slot of the step's sample.
     write_*, label_*, copy_*, label_read* : the data store
@@ -89,6 +94,7 @@ class CommandFrontEnd(ConfigComponent):
             "step_predict": Out(1),
             "step_label": Out(8),
             "lr_offset": Out(range(cfg.lr_range + 1)),
+            "settle": Out(1),
             "step_busy": In(1),
             "step_done": In(1),
             "step_answer": In(8),
@@ -136,8 +142,10 @@ class CommandFrontEnd(ConfigComponent):
         predictions = Signal(32)
         cycles = Signal(32)
         lr_offset = Signal.like(self.lr_offset)
+        settle = Signal()
         loaded = Signal(range(capacity + 1))                # samples of the data set
-        m.d.comb += [self.lr_offset.eq(lr_offset), self.seed.eq(arg_bits),
+        m.d.comb += [self.lr_offset.eq(lr_offset), self.settle.eq(settle),
+                     self.seed.eq(arg_bits),
                      self.step_label.eq(label)]
 
         # -- the argument: sample bytes and DATA records go to spare slots as they arrive -----
@@ -178,7 +186,7 @@ class CommandFrontEnd(ConfigComponent):
         data_bad_length, data_bad_address, data_grows = Signal(), Signal(), Signal()
         data_end = Signal(17)
         epoch_bad_arg, lr_bad, seed_bad, label_bad = Signal(), Signal(), Signal(), Signal()
-        lr_byte = arg_bits[-8:]
+        lr_byte = arg_bits[-8:-1]                # LR: bits 0-6 the shift, bit 7 settle
 
         # A DATA record's label is range-checked one cycle after it arrives, from a register
         # (the byte comes from the link's block RAM, whose output is slow; the record's pixels
@@ -253,7 +261,7 @@ class CommandFrontEnd(ConfigComponent):
                             fail(ErrorCode.BAD_LENGTH)
                         with m.Else():
                             m.d.sync += [seeded.eq(0), steps.eq(0), predictions.eq(0),
-                                         cycles.eq(0), lr_offset.eq(0)]
+                                         cycles.eq(0), lr_offset.eq(0), settle.eq(0)]
                             m.d.comb += [self.clear_clips.eq(1), self.clear_draws.eq(1)]
                             finish()
                     with m.Case(Opcode.LR):
@@ -262,7 +270,8 @@ class CommandFrontEnd(ConfigComponent):
                         with m.Elif(lr_bad):
                             fail(ErrorCode.BAD_ARG)
                         with m.Else():
-                            m.d.sync += lr_offset.eq(lr_byte - cfg.lr_shift)
+                            m.d.sync += [lr_offset.eq(lr_byte - cfg.lr_shift),
+                                         settle.eq(arg_bits[-1])]
                             finish()
                     with m.Case(Opcode.SEED):
                         with m.If(length != 4 * SEED_STREAMS):

@@ -135,6 +135,7 @@ class Engine(ConfigComponent):
         m.d.comb += [
             seq.start.eq(front.step_start), seq.predict.eq(front.step_predict),
             seq.label.eq(front.step_label), seq.lr_offset.eq(front.lr_offset),
+            seq.settle.eq(front.settle),
             front.step_busy.eq(seq.busy), front.step_done.eq(seq.done),
             front.step_answer.eq(seq.answer),
             seq.sample_slot.eq(front.sample_slot),

@@ -69,8 +69,10 @@ class Sequencer(ConfigComponent):
 
     Ports
     -----
-    start : In(1), predict : In(1), label : In(8), lr_offset : In
+    start : In(1), predict : In(1), label : In(8), lr_offset : In, settle : In(1)
         Start a step (``predict``: deterministic signs, no update, no draws) while idle.
+        ``settle``: a training step with deterministic signs (its draws are still taken, so
+        the streams advance as in any step; ``docs/datapath.md`` section 9).
     busy : Out(1), done : Out(1), answer : Out(8)
         ``done`` pulses when the step ends; ``answer`` is then its class.
     sample_slot : In ; data_addr : Out ; data_word : In
@@ -100,6 +102,7 @@ class Sequencer(ConfigComponent):
             "predict": In(1),
             "label": In(8),
             "lr_offset": In(range(cfg.lr_range + 1)),
+            "settle": In(1),
             "busy": Out(1),
             "done": Out(1),
             "answer": Out(8),
@@ -177,6 +180,7 @@ class Sequencer(ConfigComponent):
         drain = Signal(range(self.drain_cycles + 2))
         label = Signal(8)
         lr_offset = Signal.like(self.lr_offset)
+        settle = Signal()
         outer_count = Mux(backward, t_tc[layer], t_tr[layer])
         inner_count = Mux(backward, t_tr[layer], t_tc[layer])
         tr = Mux(backward, inner, outer)
@@ -206,7 +210,7 @@ class Sequencer(ConfigComponent):
         m.d.comb += [
             pipe.cmd.valid.eq(issued),
             cmd.op.eq(Mux(backward, TileOp.TRAIN, TileOp.FORWARD)),
-            cmd.deterministic.eq(~training),
+            cmd.deterministic.eq(~training | settle),
             cmd.lr_offset.eq(lr_offset),
             cmd.weights.eq(t_rd.data),
             cmd.x.eq(Mux(from_data, self.data_word, acts_rd.data)),
@@ -309,7 +313,8 @@ class Sequencer(ConfigComponent):
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [training.eq(~self.predict), label.eq(self.label),
-                                 lr_offset.eq(self.lr_offset), sample_slot.eq(self.sample_slot)]
+                                 lr_offset.eq(self.lr_offset), settle.eq(self.settle),
+                                 sample_slot.eq(self.sample_slot)]
                     start_pass(0, 0)
                     with m.If(self.predict):
                         m.next = "ISSUE"

@@ -36,7 +36,7 @@ from fewmul.golden.mlp import (
 from fewmul.golden.rng import StreamSet, seed_states
 from fewmul.host import AsyncDevice
 from fewmul.hw.engine import counter_names
-from fewmul.protocol import ErrorCode, LinkError, Opcode, encode_frame
+from fewmul.protocol import LR_DETERMINISTIC, ErrorCode, LinkError, Opcode, encode_frame
 from fewmul.sim.runner import testbench_params
 from fewmul.sim.stream_transport import CocotbStreamTransport
 from fewmul.training import compare_network
@@ -145,6 +145,8 @@ async def train_bit_exact(dut):
     await dev.seed(states)
     for bad, code in [(bytes([cfg.lr_shift + cfg.lr_range + 1]), ErrorCode.BAD_ARG),
                       (bytes([cfg.lr_shift - 1]) if cfg.lr_shift else b"\xff", ErrorCode.BAD_ARG),
+                      (bytes([LR_DETERMINISTIC | (cfg.lr_shift + cfg.lr_range + 1)]),
+                       ErrorCode.BAD_ARG),
                       (bytes([cfg.lr_shift] * 2), ErrorCode.BAD_LENGTH)]:
         await _expect_error(h.transport, Opcode.LR, bad, code)
     step_cfg = cfg
@@ -158,8 +160,12 @@ async def train_bit_exact(dut):
     correct = 0
     checks = 0
     step = -1
+    settle_from = params.get("settle_from")      # the settling phase: deterministic signs
     for step in range(samples):
         x, label = x_train[step], int(y_train[step])
+        if step == settle_from:
+            await dev.set_lr(step_cfg.lr_shift, deterministic=True)
+            step_cfg = step_cfg.replace(sampling="deterministic")
         before = h.transport.cycles
         answer = await dev.train([int(v) for v in x], label)
         train_cycles += h.transport.cycles - before
@@ -306,12 +312,13 @@ async def _epoch_runs(dut, dev, h, cfg, net, streams, x_train, y_train, n, misma
     """Two EPOCHs and a TRAIN after each, golden alongside (see :func:`epoch_bit_exact`)."""
     from fewmul.golden.order import epoch_key, epoch_order
     steps = 0
+    # the second EPOCH: another learning rate, and the settling phase's deterministic signs
     runs = [(n, max(1, n - 3), 0, None), (max(1, n // 2), max(1, n // 2), 1, cfg.lr_shift + 1)]
     for size, count, epoch, lr_shift in runs:
         step_cfg = cfg
         if lr_shift is not None and lr_shift in cfg.lr_shifts:
-            await dev.set_lr(lr_shift)
-            step_cfg = cfg.replace(lr_shift=lr_shift)
+            await dev.set_lr(lr_shift, deterministic=True)
+            step_cfg = cfg.replace(lr_shift=lr_shift, sampling="deterministic")
         key = epoch_key(cfg.seed, epoch)
         answer = await dev.epoch(size, count, key)
         clips, correct = [0] * cfg.n_layers, 0

@@ -87,8 +87,11 @@ CASES = {
                                 lr_shift=1), "random", 12, 4),
 }
 #: Further testbench parameters per case: a run-time learning rate (the LR command; the
-#: hardware's largest for the ternary case) or the initial weight range.
-EXTRA = {"13-9-5-3-k4-ternary": dict(lr_shift=Config().lr_shift + Config().lr_range),
+#: hardware's largest for the ternary case), the step from which the run settles (LR's
+#: deterministic-sign flag, docs/datapath.md section 9) or the initial weight range.
+EXTRA = {"16-8-4-k4": dict(settle_from=6),
+         "13-9-5-3-k4-ternary": dict(lr_shift=Config().lr_shift + Config().lr_range,
+                                     settle_from=4),
          "16-8-4-k2-w8-clips": dict(init_range=1.0)}
 
 

@@ -139,8 +139,9 @@ def test_virtual_board_trains_keyed_epochs_from_its_data_set(tmp_path):
     cfg = small_config()
     process, port = _start("icebreaker")
     try:
+        # the second epoch settles: LR's deterministic-sign flag before its EPOCH
         options = TrainOptions(epochs=2, lr_decay=1, samples=12, order="keyed",
-                               init_range=1.0)
+                               init_range=1.0, settle_epochs=1)
         result = train(cfg, options, backend="board",
                        settings=BoardSettings(port=port, timeout=60, progress=False))
     finally:

@@ -15,6 +15,7 @@ BENCHMARKS = {
     "synth": "fewmul.bench_synth",
     "sim": "fewmul.bench_sim",
     "trainer": "fewmul.bench_trainer",
+    "settle": "fewmul.bench_settle",
     "cost": "fewmul.bench_cost",
 }
 

@@ -101,9 +101,16 @@ def add_parser(sub):
                    help="first epoch's learning rate 2^-LR_SHIFT")
     p.add_argument("--lr-decay", type=int, default=DEFAULTS["lr_decay"], metavar="EPOCHS",
                    help="halve the learning rate every EPOCHS epochs (0: constant)")
+    p.add_argument("--settle-epochs", type=int, default=0, metavar="N",
+                   help="the settling phase: the last N epochs train with deterministic signs, "
+                        "the signs the chip predicts with (multiplier-free rule; "
+                        "docs/results.md, 'settling'); 10 with --settle-shift 2 is the tuned one")
+    p.add_argument("--settle-shift", type=int, default=0, metavar="S",
+                   help="the settling epochs' learning rate is 2^S lower than the schedule's")
     p.add_argument("--lr-range", type=int, default=None, metavar="N",
                    help="run-time learning-rate shifts LR_SHIFT .. LR_SHIFT + N the hardware "
-                        "accepts (default: what the schedule needs, (EPOCHS - 1) // LR_DECAY, "
+                        "accepts (default: what the schedule needs, (EPOCHS - 1) // LR_DECAY "
+                        "+ SETTLE_SHIFT, "
                         f"at least {defaults.lr_range})")
     p.add_argument("--rand-bits", type=int, default=defaults.rand_bits,
                    help="bits of every random draw")
@@ -157,7 +164,8 @@ def options_from_args(args):
     """The :class:`~fewmul.training.TrainOptions` of parsed ``fewmul train`` arguments."""
     return TrainOptions(dataset=args.dataset, epochs=args.epochs, arith=args.arith,
                         float_weights=args.weights == "float", init_range=args.init_range,
-                        lr_decay=args.lr_decay, samples=args.samples, order=args.order)
+                        lr_decay=args.lr_decay, samples=args.samples, order=args.order,
+                        settle_epochs=args.settle_epochs, settle_shift=args.settle_shift)
 
 
 def config_from_args(args, options):
