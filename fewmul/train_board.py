@@ -31,9 +31,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fewmul.golden.schedule import epoch_config
 from fewmul.host import Device, SerialTransport
 from fewmul.protocol import ErrorCode, LinkError, memory_map
-from fewmul.training import TrainingMismatch, compare_network, step_config
+from fewmul.training import TrainingMismatch, compare_network
 
 __all__ = ["BoardError", "BoardSettings", "BoardTrainer", "board_backend", "connect",
            "layers_of_depths"]
@@ -224,7 +225,7 @@ class BoardTrainer:
                                self.summary(bit_exact=False))
 
     def train_epoch(self, order, lr_shift, deterministic=False):
-        step_cfg = step_config(self.cfg, self.cfg.check_lr_shift(lr_shift), deterministic)
+        step_cfg = epoch_config(self.cfg, self.cfg.check_lr_shift(lr_shift), deterministic)
         started = time.perf_counter()
         self.device.set_lr(lr_shift, deterministic)
         bar = None
@@ -250,7 +251,7 @@ class BoardTrainer:
         golden alongside in the same order; its answer (``correct``, ``clips`` per layer) and
         every weight are compared."""
         from fewmul.golden.mlp import train_step
-        step_cfg = step_config(self.cfg, self.cfg.check_lr_shift(lr_shift), deterministic)
+        step_cfg = epoch_config(self.cfg, self.cfg.check_lr_shift(lr_shift), deterministic)
         started = time.perf_counter()
         size = len(self.ds.y_train)
         try:

@@ -39,10 +39,11 @@ import numpy as np
 
 from fewmul.config import Config
 from fewmul.golden.mlp import INIT_RANGE
+from fewmul.golden.schedule import epoch_config
 
 __all__ = ["BACKENDS", "DEFAULTS", "INIT_RANGES", "SPLIT", "TUNED_CONFIG", "TrainOptions",
            "TrainingMismatch", "compare_network", "default_config", "default_init_range",
-           "schedule_lr_range", "step_config", "train", "plot", "title", "summary_line"]
+           "schedule_lr_range", "train", "plot", "title", "summary_line"]
 
 #: Tuned defaults of a training run (what ``fewmul bench golden`` measures), on top of the
 #: datapath defaults of :class:`fewmul.config.Config`. ``lr_shift`` is the first epoch's
@@ -156,7 +157,7 @@ class TrainOptions:
 
     def settling(self, epoch):
         """Whether epoch ``epoch`` (from 0) trains with deterministic signs."""
-        return epoch >= self.epochs - self.settle_epochs
+        return self.schedule(Config()).settling(epoch)
 
     def lr_shifts(self, cfg):
         """Every epoch's learning-rate shift, in order."""
@@ -168,15 +169,6 @@ def schedule_lr_range(lr_shift, options, minimum=Config.lr_range):
     when it starts at ``lr_shift`` (the decay's halvings and the settling phase's shift), at
     least ``minimum``."""
     return max(minimum, options.schedule(Config(lr_shift=lr_shift)).lr_range())
-
-
-def step_config(cfg, lr_shift, deterministic=False):
-    """``cfg`` for the steps of an epoch: its learning rate, and deterministic signs when it
-    settles (on chip: the LR command's ``LR_DETERMINISTIC`` flag)."""
-    changes = {"lr_shift": lr_shift}
-    if deterministic:
-        changes["sampling"] = "deterministic"
-    return cfg.replace(**changes)
 
 
 def _backend(module, name):
@@ -198,7 +190,7 @@ class GoldenTrainer:
     def train_epoch(self, order, lr_shift, deterministic=False):
         from fewmul.golden.mlp import train_epoch
         train_epoch(self.net, self.ds.x_train[order], self.ds.y_train[order], self.streams,
-                    step_config(self.cfg, lr_shift, deterministic))
+                    epoch_config(self.cfg, lr_shift, deterministic))
 
     def predict(self, split, rule):
         from fewmul.golden.mlp import predict_fixed, predict_float
@@ -382,7 +374,6 @@ def plot(result, path):
     """PNG learning curves (accuracy per epoch) of a :func:`train` result."""
     import matplotlib
     matplotlib.use("Agg")
-    from pathlib import Path
 
     from matplotlib import pyplot as plt
     epochs = [e["epoch"] for e in result["epochs"]]
@@ -398,8 +389,5 @@ def plot(result, path):
     ax.set_ylabel("accuracy (%)")
     ax.grid(alpha=0.3)
     ax.legend()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    from fewmul.results import save_figure
+    return save_figure(fig, path, dpi=100)

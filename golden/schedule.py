@@ -16,12 +16,21 @@ training with the signs the chip predicts with close that gap.
 
 from dataclasses import dataclass
 
-__all__ = ["Schedule", "SETTLE_EPOCHS", "SETTLE_SHIFT"]
+__all__ = ["Schedule", "SETTLE_EPOCHS", "SETTLE_SHIFT", "epoch_config"]
 
 #: The tuned settling phase (``docs/results.md``, section ``mfree``): the last 10 epochs, at a
 #: learning rate 4 times lower than the schedule's (needs ``lr_range`` 2 above the schedule's).
 SETTLE_EPOCHS = 10
 SETTLE_SHIFT = 2
+
+
+def epoch_config(cfg, lr_shift, deterministic=False):
+    """``cfg`` for the steps of an epoch at learning-rate shift ``lr_shift``, with deterministic
+    sampling when it settles (what :func:`fewmul.golden.mlp.train_epoch` takes)."""
+    changes = {"lr_shift": lr_shift}
+    if deterministic:
+        changes["sampling"] = "deterministic"
+    return cfg.replace(**changes)
 
 
 def _check(name, value, lo):
@@ -61,10 +70,7 @@ class Schedule:
     def step_config(self, cfg, epoch):
         """``cfg`` for the steps of epoch ``epoch``: its learning rate, and deterministic
         sampling when settling (what :func:`fewmul.golden.mlp.train_epoch` takes)."""
-        changes = {"lr_shift": self.lr(epoch)}
-        if self.settling(epoch):
-            changes["sampling"] = "deterministic"
-        return cfg.replace(**changes)
+        return epoch_config(cfg, self.lr(epoch), self.settling(epoch))
 
     def lr_range(self):
         """The ``Config.lr_range`` the hardware needs for this schedule (from ``lr_shift``)."""
