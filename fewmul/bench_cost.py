@@ -144,12 +144,8 @@ def plot(rows, path):
     ax.set_ylabel("training samples / s")
     ax.grid(True, which="both", lw=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    from .results import save_figure
+    return save_figure(fig, path)
 
 
 def add_arguments(p):

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .protocol import DATA_HEADER_BYTES, data_records_per_frame
+from .protocol import DATA_HEADER_BYTES, DEFAULT_MAX_PAYLOAD, data_records_per_frame
 from .training import default_config
 
 __all__ = ["POINTS", "ROW_KEYS", "add_arguments", "run", "measure", "link_seconds",
@@ -55,7 +55,7 @@ def _frame(payload):
     return 6 + payload                              # SYNC, opcode, length, CRC
 
 
-def upload_seconds(cfg, samples, baud, max_payload=256):
+def upload_seconds(cfg, samples, baud, max_payload=DEFAULT_MAX_PAYLOAD):
     """Time of the DATA frames of ``samples`` samples and their answers at ``baud``."""
     frames = math.ceil(samples / data_records_per_frame(cfg.layers[0], max_payload))
     wire = frames * (_frame(DATA_HEADER_BYTES) + _frame(0)) + samples * (1 + cfg.layers[0])
@@ -194,12 +194,8 @@ def plot(rows, path):
     ax.set_ylabel("training samples / s (digits, data on chip)")
     ax.grid(True, axis="y", which="both", lw=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    from .results import save_figure
+    return save_figure(fig, path)
 
 
 def _points(spec):

@@ -8,7 +8,7 @@ import json
 import re
 from pathlib import Path
 
-__all__ = ["RESULTS", "update_section", "write_json"]
+__all__ = ["RESULTS", "update_section", "write_json", "save_figure"]
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results.md"
 
@@ -30,6 +30,17 @@ def update_section(name, title, command, body, path=None):
         text = text.rstrip() + "\n\n" + block + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+    return path
+
+
+def save_figure(fig, path, dpi=110):
+    """Lay out ``fig``, write it to ``path`` (creating folders) and close it; returns the path."""
+    import matplotlib.pyplot as plt
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
     return path
 
 

@@ -1,5 +1,6 @@
 """The sweep's plots: logic cells and peak MAC/s against PEs."""
 
+from ..results import save_figure
 from .log import format_label, point_tag
 
 __all__ = ["plots"]
@@ -42,9 +43,5 @@ def plots(log, img_dir, prefix="synth"):
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", lw=0.3)
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        path = img_dir / filename
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save_figure(fig, img_dir / filename))
     return paths
