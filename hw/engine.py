@@ -80,7 +80,8 @@ class Engine(ConfigComponent):
         self._plan.lanes                                  # noqa: B018 -- square tiles or raise
         check_addressable(cfg)
         if frame_records is None:
-            frame_records = data_records_per_frame(cfg.layers[0], 256)
+            frame_records = data_records_per_frame(cfg.layers[0],
+                                                   sample_payload_limit(cfg.layers[0]))
         for name, value, low in (("data_capacity", data_capacity, 0),
                                  ("frame_records", frame_records, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
