@@ -61,11 +61,12 @@ def pe_count(cfg):
     return cfg.array_rows * cfg.array_cols
 
 
-def make_design(design, cfg, *, data_capacity=0, dsp_blocks=None):
+def make_design(design, cfg, *, data_capacity=0, dsp_blocks=None, hard_multiplier="inferred"):
     """The Component for ``design`` (one of :data:`DESIGNS`) with configuration ``cfg``.
     ``data_capacity``: samples of the trainer's on-chip data set (``system`` only);
     ``dsp_blocks``: hard multipliers the ``systolic`` array may use (``None``: all of its PEs),
-    the rest multiply in LUTs."""
+    the rest multiply in LUTs; ``hard_multiplier``: how they are written (``systolic`` only:
+    ``inferred`` ``*`` or the ECP5 ``mult18x18d`` instance with its own registers)."""
     if data_capacity and design != "system":
         raise ValueError(f"a data capacity applies to the system design only, not {design!r}")
     if design == "fewmul":
@@ -77,7 +78,8 @@ def make_design(design, cfg, *, data_capacity=0, dsp_blocks=None):
     if design == "systolic":
         from fewmul.hw.mac_array import SystolicMacArray
         return SystolicMacArray(rows=cfg.array_rows, cols=cfg.array_cols,
-                                operand_bits=cfg.weight_bits, dsp_multipliers=dsp_blocks)
+                                operand_bits=cfg.weight_bits, dsp_multipliers=dsp_blocks,
+                                hard_multiplier=hard_multiplier)
     if design == "system":
         from fewmul.hw.engine import EngineSystem
         from fewmul.hw.engine_plan import EnginePlan

@@ -195,6 +195,10 @@ def build_design(board_name, design, cfg, *, build_dir, seed=1, clock_mhz=None, 
     module = target.board_module()
     clock_mhz = module.CLOCK_MHZ if clock_mhz is None else clock_mhz
     synth_opts = ()
+    # The systolic ceiling on the ECP5 instantiates its MULT18X18Ds with their own input and
+    # output registers: Yosys 0.70 maps `*` to the block without them, and the fabric registers
+    # around it then sit a long wire away from the DSP column.
+    hard = "mult18x18d" if design == "systolic" and target.family == "ecp5" else "inferred"
     if design == "baseline":
         from fewmul.hw.baseline import MultiplierArray
         block = MultiplierArray(cfg, dsp_multipliers=target.dsp_blocks)
@@ -205,7 +209,7 @@ def build_design(board_name, design, cfg, *, build_dir, seed=1, clock_mhz=None, 
             synth_opts = ("-nolutram",)
     else:
         block = make_design(design, cfg, data_capacity=data_capacity,
-                            dsp_blocks=target.dsp_blocks)
+                            dsp_blocks=target.dsp_blocks, hard_multiplier=hard)
     top_options = {} if baud is None else {"baud": baud}
     top = module.top(block, clock_mhz=clock_mhz, **top_options)
     report = synthesize(top, board_name=board_name, build_dir=build_dir, name=name, seed=seed,
@@ -221,6 +225,7 @@ def build_design(board_name, design, cfg, *, build_dir, seed=1, clock_mhz=None, 
         "cols": cfg.array_cols,
         "pes": pes,
         "seed": seed,
+        **({"hard_multiplier": hard} if design == "systolic" else {}),
         "fmax_mhz": fmax,
         "constraint_mhz": round(constraint, 3),
         "meets_timing": fmax is not None and fmax >= constraint,

@@ -29,7 +29,8 @@ Booth multiplier of :mod:`.baseline` in LUTs, its two halves summed in the secon
 ``dsp_multipliers=None``: ``*`` everywhere. ``hard_multiplier="mult18x18d"`` instantiates the
 ECP5 MULT18X18D with its own input and output registers instead of ``*`` (Yosys 0.70's
 ``synth_ecp5`` maps ``*`` to a MULT18X18D without them; nextpnr-ecp5 times the registered
-block), the same cycles: synthesis only, since no simulator model of the block ships here.
+block), the same cycles. Yosys ships the block only as a blackbox; the cocotb bench simulates it
+with ``sim/ecp5_mult18x18d.v``. ``fewmul build``/``bench synth`` use this form on the ECP5.
 """
 
 from amaranth.hdl import ClockSignal, Const, Instance, Module, ResetSignal, Signal, signed

@@ -88,8 +88,10 @@ def _verilator_args(build_dir, toplevel):
 
 
 def run_testbench(component, *, toplevel, test_module, simulator, build_dir, params=None,
-                  seed=None, waves=None, testcase=None, extra_env=None):
-    """Build ``component`` as ``toplevel`` and run the cocotb ``test_module`` on ``simulator``."""
+                  seed=None, waves=None, testcase=None, extra_env=None, models=()):
+    """Build ``component`` as ``toplevel`` and run the cocotb ``test_module`` on ``simulator``.
+    ``models``: Verilog files of vendor primitives the component instantiates (behavioural
+    stand-ins in ``sim/``, e.g. ``ecp5_mult18x18d.v``)."""
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
@@ -110,7 +112,9 @@ def run_testbench(component, *, toplevel, test_module, simulator, build_dir, par
     # A build is reused when the same Verilog was built with the same options (an RTL training
     # run simulates each epoch separately); cocotb's Verilator runner itself always rebuilds.
     stamp = build_dir / "build.key"
-    key = hashlib.sha256(repr((text, simulator, build_args, bool(waves),
+    models = [Path(model).resolve() for model in models]
+    key = hashlib.sha256(repr((text, [m.read_text() for m in models], simulator, build_args,
+                               bool(waves),
                                env.get("MAKEFLAGS"), os.environ.get("MAKEFLAGS"))).encode())
     key = key.hexdigest()
     binary = build_dir / (toplevel if simulator == "verilator" else "sim.vvp")
@@ -122,7 +126,7 @@ def run_testbench(component, *, toplevel, test_module, simulator, build_dir, par
     if fresh:
         runner._build_command = list         # no commands: keep the built simulation
     with _environment(env):
-        runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
+        runner.build(sources=[source, *models], hdl_toplevel=toplevel, build_dir=build_dir,
                      always=not fresh, timescale=("1ns", "1ps"), build_args=build_args,
                      waves=waves)
         stamp.write_text(key)

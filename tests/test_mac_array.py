@@ -2,12 +2,15 @@
 contract, the RTL against the model bit for bit and cycle for cycle (Amaranth's simulator, and
 cocotb on Icarus and Verilator), and its parameter checks."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
 from fewmul.golden.mac_array import reference
 from fewmul.hw.mac_array import SystolicMacArray
+from fewmul import sim
 from fewmul.sim.runner import run_testbench
 
 from .conftest import SIMULATORS
@@ -77,10 +80,17 @@ def test_rtl_matches_reference_amaranth(rows, cols, bits, dsp):
 
 
 BENCH_CASES = {
-    # name: (rows, cols, operand_bits, dsp_multipliers, idle, transactions)
-    "4x3-w16-mixed": (4, 3, 16, 7, 0.2, 600),
-    "2x5-w18-booth": (2, 5, 18, 0, 0.1, 600),
+    # name: (rows, cols, operand_bits, dsp_multipliers, hard_multiplier, idle, transactions)
+    "4x3-w16-mixed": (4, 3, 16, 7, "inferred", 0.2, 600),
+    "2x5-w18-booth": (2, 5, 18, 0, "inferred", 0.1, 600),
+    # the ECP5 build's form: MULT18X18D instances with their own registers, simulated with
+    # sim/ecp5_mult18x18d.v (Yosys ships the block only as a blackbox), beside Booth PEs
+    "3x4-w18-mult18x18d": (3, 4, 18, 9, "mult18x18d", 0.2, 600),
 }
+
+#: Behavioural models of the vendor blocks a hard multiplier kind instantiates.
+MODELS = {"inferred": (),
+          "mult18x18d": (Path(sim.__file__).with_name("ecp5_mult18x18d.v"),)}
 
 
 @pytest.mark.sim
@@ -89,13 +99,15 @@ BENCH_CASES = {
 def test_rtl_matches_reference_cocotb(simulator, case, build_dir):
     """cocotb on both simulators (``sim/tb_mac_array.py``): corner and random programs, each
     result's value and cycle scored against :func:`reference`."""
-    rows, cols, bits, dsp, idle, transactions = BENCH_CASES[case]
-    dut = SystolicMacArray(rows=rows, cols=cols, operand_bits=bits, dsp_multipliers=dsp)
+    rows, cols, bits, dsp, hard, idle, transactions = BENCH_CASES[case]
+    dut = SystolicMacArray(rows=rows, cols=cols, operand_bits=bits, dsp_multipliers=dsp,
+                           hard_multiplier=hard)
     params = dict(rows=rows, cols=cols, operand_bits=bits, sum_bits=dut.sum_bits,
                   latency=dut.latency, seed=sum(map(ord, case)), idle=idle,
                   transactions=transactions)
     result = run_testbench(dut, toplevel="mac_array", test_module="fewmul.sim.tb_mac_array",
-                           simulator=simulator, build_dir=build_dir, params=params)
+                           simulator=simulator, build_dir=build_dir, params=params,
+                           models=MODELS[hard])
     assert result.tests == 2 and result.failed == 0
 
 
