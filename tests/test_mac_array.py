@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from fewmul import sim
 from fewmul.golden.mac_array import reference
 from fewmul.hw.mac_array import SystolicMacArray
-from fewmul import sim
 from fewmul.sim.runner import run_testbench
 
 from .conftest import SIMULATORS
