@@ -228,3 +228,12 @@ def test_best_rows_merge_by_device_format_and_array(tmp_path):
     assert json.loads(path.read_text()) == again
     assert shapes_for("ecp5-85f", "systolic")[3] == (12, 13)          # all 156 MULT18X18D
     assert shapes_for("ecp5-85f", "fewmul", quick=True) == [(4, 4), (8, 8)]
+
+
+def test_bench_synth_shows_the_command_that_ran():
+    """docs/results.md shows the invocation above a bench synth section (a report from the log
+    is not the sweep's default command); outside the CLI, the default command."""
+    from fewmul.bench_synth.command import COMMAND, invocation
+    argv = ["/venv/bin/fewmul", "bench", "synth", "--report-only", "--note", "a b"]
+    assert invocation(argv) == "fewmul bench synth --report-only --note 'a b'"
+    assert invocation(["pytest", "-k", "x"]) == COMMAND

@@ -13,7 +13,7 @@ from .search import best_build, sweep
 from .settings import COMMAND, DESIGNS, DEVICES, shapes_for
 from .tables import per_pe_costs, results_tables
 
-__all__ = ["add_arguments", "main", "run", "write_docs"]
+__all__ = ["add_arguments", "invocation", "main", "run", "write_docs"]
 
 
 def add_arguments(p):
@@ -53,12 +53,22 @@ def add_arguments(p):
                    help="build nothing: report from the builds already logged in --out")
 
 
-def main(args, command=COMMAND):
+def main(args, command=None):
     """Entry point of ``fewmul bench synth`` (``command`` reproduces it in docs/results.md)."""
     return run(args, command)
 
 
-def run(args, command=COMMAND):
+def invocation(argv=None):
+    """The ``fewmul bench synth ...`` command line this process runs (what docs/results.md
+    shows above the section), or :data:`COMMAND` when not run from the ``fewmul`` CLI."""
+    import shlex
+    argv = sys.argv if argv is None else argv
+    if not argv or Path(argv[0]).name != "fewmul" or argv[1:3] != ["bench", "synth"]:
+        return COMMAND
+    return " ".join(["fewmul", *(shlex.quote(a) for a in argv[1:])])
+
+
+def run(args, command=None):
     from fewmul.boards.designs import array_config, format_fields, format_tag
     from fewmul.results import write_json
 
@@ -120,7 +130,7 @@ def run(args, command=COMMAND):
     summary, table = results_tables(log, best)
     print(summary)
     if not args.no_docs and not args.quick:
-        write_docs(args, log, best, out, summary, table, command)
+        write_docs(args, log, best, out, summary, table, command or invocation())
     return 0
 
 
