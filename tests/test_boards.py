@@ -237,3 +237,13 @@ def test_bench_synth_shows_the_command_that_ran():
     argv = ["/venv/bin/fewmul", "bench", "synth", "--report-only", "--note", "a b"]
     assert invocation(argv) == "fewmul bench synth --report-only --note 'a b'"
     assert invocation(["pytest", "-k", "x"]) == COMMAND
+
+
+def test_bench_synth_notes_come_from_the_option_and_the_file(tmp_path):
+    from argparse import Namespace
+
+    from fewmul.bench_synth.command import _notes
+    note = tmp_path / "note.md"
+    note.write_text("\nfrom the file\n\n")
+    assert _notes(Namespace(note="inline", note_file=str(note))) == ["inline", "from the file"]
+    assert _notes(Namespace(note="", note_file=None)) == []

@@ -49,6 +49,8 @@ def add_arguments(p):
                    help="merge the best configurations into this JSON list (with the docs; "
                         "default docs/results/synth.json)")
     p.add_argument("--note", default="", help="a paragraph appended to the docs section")
+    p.add_argument("--note-file", default=None, metavar="PATH",
+                   help="append this file's text to the docs section (after --note)")
     p.add_argument("--report-only", action="store_true",
                    help="build nothing: report from the builds already logged in --out")
 
@@ -174,11 +176,23 @@ def write_docs(args, log, best, out, summary, table, command):
             f"critical path of each best build (nextpnr; the design signals it passes "
             f"through, `pe_i_j.x` is the column's issue register seen at a PE's "
             f"port):\n\n{critical_paths_table(best, out)}\n\n"
-            + "\n".join(areas) + f"\n{images}\n" + (f"\n{args.note}\n" if args.note else ""))
+            + "\n".join(areas) + f"\n{images}\n"
+            + "".join(f"\n{text}\n" for text in _notes(args)))
     title = "Synthesis: training PEs per chip (fewmul vs multiplier baseline)"
-    if args.section != "bench-synth":
+    if args.section == "bench-synth-fair":
+        title = "Synthesis: fewmul against the fair multiplier baseline (the chip's MAC ceiling)"
+    elif args.section != "bench-synth":
         title += f" ({args.section})"
     update_section(args.section, title, command, body)
     print(f"updated {RESULTS}")
     merge_rows(args.rows_json, best_rows(best))
     print(f"updated {args.rows_json}")
+
+
+def _notes(args):
+    """The paragraphs ``--note`` and ``--note-file`` append to the docs section."""
+    notes = [args.note] if args.note else []
+    if getattr(args, "note_file", None):
+        notes.append(Path(args.note_file).read_text().strip())
+    return notes
+
