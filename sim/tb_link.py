@@ -35,7 +35,6 @@ from fewmul.golden.rng import seed_states
 from fewmul.host import AsyncDevice
 from fewmul.protocol import (
     CRC_RESIDUE,
-    DATA_HEADER_BYTES,
     ERROR_OPCODE,
     RESPONSE_FLAG,
     SEED_STREAMS,
@@ -45,6 +44,7 @@ from fewmul.protocol import (
     LinkError,
     Opcode,
     crc16,
+    data_records_per_frame,
     decode_frame,
     encode_frame,
     length_is_legal,
@@ -295,7 +295,7 @@ class FrameFuzzer:
         if r < 0.84:
             return encode_frame(Opcode.LR, bytes([self.integers(0, 256)]))
         if r < 0.89:                                     # DATA: as many records as fit
-            most = max(1, (self.tb.max_payload - DATA_HEADER_BYTES) // (1 + self.sample_bytes))
+            most = data_records_per_frame(self.sample_bytes, self.tb.max_payload)
             count = self.integers(1, most + 1)
             records = self.integers(0, 256, count * (1 + self.sample_bytes)).astype(np.uint8)
             # a fifth of them with a count that disagrees with the records (0 included)
