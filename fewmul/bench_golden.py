@@ -151,6 +151,43 @@ def _one_run(task):
                   "scale_shifts": result["config"]["scale_shifts"]}
 
 
+def tuned_run(dataset):
+    """The tuned run of ``dataset`` (digits' defaults with :data:`DATASET_TUNING`'s changes):
+    ``(options, epochs, base)``, the ``TrainOptions`` fields other than ``epochs``, the epochs
+    and the base ``Config``."""
+    from fewmul.training import DEFAULTS, default_config
+    tuning = DATASET_TUNING.get(dataset, {})
+    options = {"lr_decay": DEFAULTS["lr_decay"], "epochs": DEFAULTS["epochs"],
+               **tuning.get("options", {})}
+    epochs = options.pop("epochs")
+    return options, epochs, default_config(**tuning.get("cfg", {}))
+
+
+def run_tasks(tasks, jobs=1, progress=True, desc="runs"):
+    """:func:`_one_run` of every task (``jobs`` processes, a progress bar if ``progress``); the
+    outputs in the tasks' order."""
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(tasks), unit="run", desc=desc)
+    outputs = []
+    if jobs > 1:
+        import multiprocessing
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            for out in pool.imap(_one_run, tasks):
+                outputs.append(out)
+                if bar is not None:
+                    bar.update()
+    else:
+        for task in tasks:
+            outputs.append(_one_run(task))
+            if bar is not None:
+                bar.update()
+    if bar is not None:
+        bar.close()
+    return outputs
+
+
 def run_bench(seeds=5, bits=(4, 5, 6, 8), epochs=None, jobs=1, progress=True, bits_seeds=None,
               dataset=None, speed=True, references="all"):
     """Run every case for every seed (``jobs`` processes); returns the JSON-ready dict.
@@ -159,41 +196,20 @@ def run_bench(seeds=5, bits=(4, 5, 6, 8), epochs=None, jobs=1, progress=True, bi
     the tuned run's (digits), with :data:`DATASET_TUNING`'s changes. ``speed``: also measure
     :func:`speed_by_shape`. ``references``: one of :data:`REFERENCES`.
     """
-    from fewmul.training import DEFAULTS, INIT_RANGES, default_config
+    from fewmul.training import DEFAULTS, INIT_RANGES
     dataset = DEFAULTS["dataset"] if dataset is None else dataset
-    tuning = DATASET_TUNING.get(dataset, {})
-    options = {"lr_decay": DEFAULTS["lr_decay"], "epochs": DEFAULTS["epochs"],
-               **tuning.get("options", {})}
-    epochs = options.pop("epochs") if epochs is None else epochs
-    options.pop("epochs", None)
-    float_sgd = tuning.get("float_sgd", FLOAT_SGD)
-    base = default_config(**tuning.get("cfg", {}))
+    options, tuned_epochs, base = tuned_run(dataset)
+    epochs = tuned_epochs if epochs is None else epochs
+    float_sgd = DATASET_TUNING.get(dataset, {}).get("float_sgd", FLOAT_SGD)
     cases = [(name, cfg_changes, {**options, **opt_changes})
              for name, cfg_changes, opt_changes in _cases(bits, float_sgd, references)]
     bits_seeds = seeds if bits_seeds is None else bits_seeds
     tasks = [(name, base.replace(seed=seed, **cfg_changes), opt_changes, epochs, dataset)
              for name, cfg_changes, opt_changes in cases
              for seed in range(1, (bits_seeds if "weight_bits" in cfg_changes else seeds) + 1)]
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(tasks), unit="run", desc="bench golden")
     runs = {name: [] for name, _, _ in cases}
-    if jobs > 1:
-        import multiprocessing
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            for name, run in pool.imap_unordered(_one_run, tasks):
-                runs[name].append(run)
-                if bar is not None:
-                    bar.update()
-    else:
-        for task in tasks:
-            name, run = _one_run(task)
-            runs[name].append(run)
-            if bar is not None:
-                bar.update()
-    if bar is not None:
-        bar.close()
+    for name, run in run_tasks(tasks, jobs, progress, desc="bench golden"):
+        runs[name].append(run)
     for rs in runs.values():
         rs.sort(key=lambda r: r["seed"])
     cpu_rate, wall_rate = throughput()

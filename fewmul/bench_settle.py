@@ -30,13 +30,9 @@ GAP_POINTS, STD_POINTS = 1.0, 1.0
 
 
 def _tasks(dataset, seeds, settle_epochs, settle_shift):
-    from .bench_golden import DATASET_TUNING
-    from .training import DEFAULTS, TrainOptions, default_config, schedule_lr_range
-    tuning = DATASET_TUNING.get(dataset, {})
-    options = {"lr_decay": DEFAULTS["lr_decay"], "epochs": DEFAULTS["epochs"],
-               **tuning.get("options", {})}
-    epochs = options.pop("epochs")
-    base = default_config(**tuning.get("cfg", {}))
+    from .bench_golden import tuned_run
+    from .training import TrainOptions, schedule_lr_range
+    options, epochs, base = tuned_run(dataset)
     tasks = []
     for mode in MODES:
         for settled in (False, True):
@@ -54,32 +50,15 @@ def _tasks(dataset, seeds, settle_epochs, settle_shift):
 def run_settle(datasets=DATASETS, seeds=5, settle_epochs=10, settle_shift=2, jobs=1,
                progress=True):
     """Rows, one per data set and weight mode (accuracies in percent, std in points)."""
-    from .bench_golden import _one_run
+    from .bench_golden import run_tasks
     tasks, epochs = [], {}
     for dataset in datasets:
         more, epochs[dataset] = _tasks(dataset, seeds, settle_epochs, settle_shift)
         tasks += more
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(tasks), unit="run", desc="bench settle")
     results = {}
-
-    def keep(task, out):
-        name, run = out
+    for task, (name, run) in zip(tasks, run_tasks(tasks, jobs, progress, desc="bench settle"),
+                                 strict=True):
         results.setdefault((task[4], *name), []).append(run)
-        if bar is not None:
-            bar.update()
-    if jobs > 1:
-        import multiprocessing
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            for task, out in zip(tasks, pool.imap(_one_run, tasks), strict=True):
-                keep(task, out)
-    else:
-        for task in tasks:
-            keep(task, _one_run(task))
-    if bar is not None:
-        bar.close()
     rows = []
     for dataset in datasets:
         for mode in MODES:
