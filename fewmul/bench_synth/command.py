@@ -49,6 +49,9 @@ def add_arguments(p):
                    help="merge the best configurations into this JSON list (with the docs; "
                         "default docs/results/synth.json)")
     p.add_argument("--note", default="", help="a paragraph appended to the docs section")
+    p.add_argument("--title", default=None,
+                   help="the docs section's title (default: the sweep's, with the section name "
+                        "when it is not bench-synth)")
     p.add_argument("--note-file", default=None, metavar="PATH",
                    help="append this file's text to the docs section (after --note)")
     p.add_argument("--report-only", action="store_true",
@@ -178,11 +181,11 @@ def write_docs(args, log, best, out, summary, table, command):
             f"port):\n\n{critical_paths_table(best, out)}\n\n"
             + "\n".join(areas) + f"\n{images}\n"
             + "".join(f"\n{text}\n" for text in _notes(args)))
-    title = "Synthesis: training PEs per chip (fewmul vs multiplier baseline)"
-    if args.section == "bench-synth-fair":
-        title = "Synthesis: fewmul against the fair multiplier baseline (the chip's MAC ceiling)"
-    elif args.section != "bench-synth":
-        title += f" ({args.section})"
+    title = getattr(args, "title", None)
+    if not title:
+        title = "Synthesis: training PEs per chip (fewmul vs multiplier baseline)"
+        if args.section != "bench-synth":
+            title += f" ({args.section})"
     update_section(args.section, title, command, body)
     print(f"updated {RESULTS}")
     merge_rows(args.rows_json, best_rows(best))
