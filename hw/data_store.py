@@ -11,9 +11,12 @@ its place only when every record is good, so a bad frame changes nothing.
 Ports
 -----
 write_en, write_slot, write_element, write_value : In
-    One input value ``x[element]`` of a slot (a lane write).
+    One input value ``x[element]`` of a slot (a lane write), in the memory one cycle later:
+    the request is registered first (its value comes straight from the link's block RAM,
+    whose slow clock-to-out and a long wire to this memory were one path). A copy started in
+    the cycle after the last write sees it.
 label_en, label_slot, label_value : In
-    One label.
+    One label, registered the same way.
 copy_start, copy_from, copy_to, copy_count : In ; copy_busy : Out
     Copy ``copy_count`` whole slots (inputs and labels), one word a cycle.
 label_read_slot : In ; label_read : Out(8)
@@ -123,19 +126,29 @@ class DataStore(ConfigComponent):
                          target.eq(self.copy_to << s_log), remaining.eq(self.copy_count << s_log)]
         m.d.comb += self.copy_busy.eq(copying | wrote)
 
-        lane = self.write_element[:k_log] if k_log else 0
+        # the write register: a lane write or a label lands one cycle after its request
+        write_en, write_slot = Signal(), Signal.like(self.write_slot)
+        write_element, write_value = Signal.like(self.write_element), Signal.like(self.write_value)
+        label_en, label_slot = Signal(), Signal.like(self.label_slot)
+        label_value = Signal.like(self.label_value)
+        m.d.sync += [write_en.eq(self.write_en), write_slot.eq(self.write_slot),
+                     write_element.eq(self.write_element), write_value.eq(self.write_value),
+                     label_en.eq(self.label_en), label_slot.eq(self.label_slot),
+                     label_value.eq(self.label_value)]
+
+        lane = write_element[:k_log] if k_log else 0
         with m.If(wrote):
             m.d.comb += [w_wr.addr.eq(wrote_to), w_wr.data.eq(w_copy.data),
                          w_wr.en.eq((1 << K) - 1)]
         with m.Else():
-            m.d.comb += [w_wr.addr.eq((self.write_slot << s_log) + (self.write_element >> k_log)),
-                         w_wr.data.eq(self.write_value.replicate(K)),
-                         w_wr.en.eq(((Const(1, K) << lane)[:K]) & self.write_en.replicate(K))]
+            m.d.comb += [w_wr.addr.eq((write_slot << s_log) + (write_element >> k_log)),
+                         w_wr.data.eq(write_value.replicate(K)),
+                         w_wr.en.eq(((Const(1, K) << lane)[:K]) & write_en.replicate(K))]
         first_word = wrote_to[:s_log] == 0 if s_log else 1
         with m.If(wrote & first_word):
             m.d.comb += [l_wr.addr.eq(wrote_to >> s_log), l_wr.data.eq(l_copy.data),
                          l_wr.en.eq(1)]
         with m.Else():
-            m.d.comb += [l_wr.addr.eq(self.label_slot), l_wr.data.eq(self.label_value),
-                         l_wr.en.eq(self.label_en)]
+            m.d.comb += [l_wr.addr.eq(label_slot), l_wr.data.eq(label_value),
+                         l_wr.en.eq(label_en)]
         return m
