@@ -5,8 +5,10 @@
 (``docs/engine.md``):
 
 1. FORWARD, layers ``0 .. L-1``, row tiles outer, column tiles inner: the tile, the layer input's
-   column word ``x``, and the draws ``u``, ``v`` are read in one cycle and enter the pipeline the
-   next; row sums are accumulated over the column tiles, and each finished row group goes
+   column word ``x``, and the draws ``u``, ``v`` are read in one cycle, held in the read
+   register the next (a register beside the block RAMs: their slow clock-to-out and the long
+   wires to the pipeline are then two paths, not one), and enter the pipeline the cycle after;
+   row sums are accumulated over the column tiles, and each finished row group goes
    through :class:`~fewmul.hw.post_forward.PostForward` (``K`` outputs at once) into the next
    layer's input word and mask word, or, for the output layer, the scores, the errors and the
    output biases (trained steps).
@@ -16,7 +18,8 @@
    so there is no hazard); column sums are accumulated over row tiles and each finished group
    goes through :class:`~fewmul.hw.post_backward.PostBackward` into the errors and biases of the
    layer below (layers ``l >= 1``).
-3. The class: the first maximum of the scores, one score per cycle.
+3. The class: the first maximum of the scores, one score per cycle, scanned beside the TRAIN
+   passes (they do not touch the scores; a prediction waits for it).
 
 Between passes the sequencer waits for the pipeline and the post-processing to drain
 (:attr:`Sequencer.drain_cycles`), the layer dependency of the algorithm. Draws come from the
@@ -40,7 +43,7 @@ from .post_backward import PostBackward
 from .post_forward import PostForward
 from .tile_pipeline import TileOp, TilePipeline, pipeline_latencies
 
-__all__ = ["Sequencer", "drain_cycles", "step_cycles"]
+__all__ = ["Sequencer", "drain_cycles", "scan_cycles", "step_cycles"]
 
 
 def _last_mask(size, lanes):
@@ -50,18 +53,25 @@ def _last_mask(size, lanes):
 
 
 def drain_cycles(cfg):
-    """Cycles from a pass's last tile entering the issue register to its last memory write
-    (pipeline sums, accumulator, post-processing): what the next pass waits. Saturation counts
-    land later (they carry their layer), which no pass reads."""
+    """Cycles from a pass's last tile entering the read register to its last memory write
+    (the read register, pipeline sums, accumulator, post-processing): what the next pass waits.
+    Saturation counts land later (they carry their layer), which no pass reads."""
     sums, _, _ = pipeline_latencies(cfg)
-    return 1 + sums + 1 + PostForward.latency
+    return 1 + 1 + sums + 1 + PostForward.latency
 
 
 def step_cycles(cfg):
-    """Cycles of a TRAIN step once started (draws ready): every tile twice (forward and train
-    pass), a drain per pass, the class scan (``classes + 2``) and the answer hand-over."""
+    """Cycles of a TRAIN step once started (draws ready): taking the draws, the forward passes
+    (every tile and a drain per pass), the train passes (the same) with the class scan
+    (``classes + 2`` cycles) beside them, and the answer hand-over."""
     plan = EnginePlan(cfg)
-    return 2 * plan.tiles + 2 * cfg.n_layers * (1 + drain_cycles(cfg)) + cfg.layers[-1] + 4
+    passes = plan.tiles + cfg.n_layers * (1 + drain_cycles(cfg))
+    return 1 + passes + max(passes, scan_cycles(cfg)) + 1
+
+
+def scan_cycles(cfg):
+    """Cycles of the class scan: one score a cycle and the read's latency."""
+    return cfg.layers[-1] + 2
 
 
 class Sequencer(ConfigComponent):
@@ -189,7 +199,7 @@ class Sequencer(ConfigComponent):
         row_word = Signal(range(plan.vec_depth + 1))
         m.d.comb += [col_word.eq(t_vec_base[layer] + tc), row_word.eq(t_vec_base[layer + 1] + tr)]
 
-        # -- issue: addresses in cycle t, the pipeline command in t + 1 --
+        # -- issue: addresses in cycle t, the read register in t + 1, the pipeline in t + 2 --
         issue = Signal()
         sample_slot = Signal.like(self.sample_slot)
         s_log = self._data_stride.bit_length() - 1
@@ -206,9 +216,10 @@ class Sequencer(ConfigComponent):
         m.d.sync += [issued.eq(issue), issued_tag.tile.eq(tile_addr), issued_tag.group.eq(outer),
                      issued_tag.layer.eq(layer),
                      issued_tag.first.eq(inner == 0), issued_tag.last.eq(inner == inner_count - 1)]
-        cmd = pipe.cmd.payload
+        # the read register: what the memories read in the issue cycle, one cycle later
+        cmd = Signal(pipe.cmd.payload.shape())
+        m.d.sync += [pipe.cmd.valid.eq(issued), pipe.cmd.payload.eq(cmd)]
         m.d.comb += [
-            pipe.cmd.valid.eq(issued),
             cmd.op.eq(Mux(backward, TileOp.TRAIN, TileOp.FORWARD)),
             cmd.deterministic.eq(~training | settle),
             cmd.lr_offset.eq(lr_offset),
@@ -291,12 +302,27 @@ class Sequencer(ConfigComponent):
             with m.Else():
                 m.d.sync += counter.eq(counter + weight_events + bias_events)
 
-        # -- scores: the class scan, and the host's read --
+        # -- scores: the class scan (beside the TRAIN passes), and the host's read --
+        scan_start = Signal()
+        scanning = Signal()
         scan_index = Signal(range(cfg.layers[-1] + 2))
         scan_valid = Signal()
         scan_lane = Signal(range(K))
         best = Signal(signed(cfg.out_bits))
         best_index = Signal(8)
+        scan_last = scanning & (scan_index == cfg.layers[-1] + 1)   # best is final next cycle
+        with m.If(scan_start):
+            m.d.sync += [scanning.eq(1), scan_index.eq(0), scan_valid.eq(0)]
+        with m.Elif(scanning):
+            m.d.comb += scores_rd.addr.eq(scan_index >> k_log)
+            m.d.sync += [scan_lane.eq(scan_index[:k_log] if k_log else 0),
+                         scan_valid.eq(scan_index < cfg.layers[-1]),
+                         scan_index.eq(scan_index + 1)]
+            value = scores_rd.data.as_value().word_select(scan_lane, cfg.out_bits).as_signed()
+            with m.If(scan_valid & ((scan_index == 1) | (value > best))):
+                m.d.sync += [best.eq(value), best_index.eq(scan_index - 1)]
+            with m.If(scan_last):
+                m.d.sync += scanning.eq(0)
         scores_host = scores.read_port(domain="comb")
         m.d.comb += [scores_host.addr.eq(self.score_index >> k_log),
                      self.score.eq(scores_host.data.as_value().word_select(
@@ -344,25 +370,22 @@ class Sequencer(ConfigComponent):
                     with m.If(~backward & (layer != L - 1)):
                         start_pass(layer + 1, 0)
                         m.next = "ISSUE"
-                    with m.Elif(~backward & training):
-                        start_pass(L - 1, 1)
-                        m.next = "ISSUE"
-                    with m.Elif(backward & (layer != 0)):
+                    with m.Elif(~backward):                 # the scores are written
+                        m.d.comb += scan_start.eq(1)
+                        with m.If(training):
+                            start_pass(L - 1, 1)
+                            m.next = "ISSUE"
+                        with m.Else():
+                            m.next = "SCAN"
+                    with m.Elif(layer != 0):
                         start_pass(layer - 1, 1)
                         m.next = "ISSUE"
-                    with m.Else():
-                        m.d.sync += [scan_index.eq(0), scan_valid.eq(0)]
+                    with m.Elif(scanning & ~scan_last):
                         m.next = "SCAN"
-            with m.State("SCAN"):                     # first maximum, one score per cycle
-                m.d.comb += scores_rd.addr.eq(scan_index >> k_log)
-                m.d.sync += [scan_lane.eq(scan_index[:k_log] if k_log else 0),
-                             scan_valid.eq(scan_index < cfg.layers[-1]),
-                             scan_index.eq(scan_index + 1)]
-                value = scores_rd.data.as_value().word_select(scan_lane, cfg.out_bits) \
-                    .as_signed()
-                with m.If(scan_valid & ((scan_index == 1) | (value > best))):
-                    m.d.sync += [best.eq(value), best_index.eq(scan_index - 1)]
-                with m.If(scan_index == cfg.layers[-1] + 1):
+                    with m.Else():
+                        m.next = "DONE"
+            with m.State("SCAN"):                     # waiting for the class scan
+                with m.If(scan_last):
                     m.next = "DONE"
             with m.State("DONE"):
                 m.d.comb += self.done.eq(1)
