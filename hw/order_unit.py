@@ -3,10 +3,11 @@
 ``OrderUnit(capacity)`` computes the order of ``fewmul.golden.order.epoch_order(size, key)``
 (``docs/datapath.md`` section 12): for ``i = 0, 1, ..`` the ``b``-bit bijection ``f_key(i)``
 (``b = bit_length(size - 1)``, at least 1), kept when below ``size``. A round (key add, two
-XOR-shifts by ``b``-dependent amounts) takes one cycle, so an index costs ``4`` cycles plus 4
-for every value of ``f`` skipped (at most ``2^b - size < size`` of them per epoch): it is found
-while the engine trains the previous sample. ``start`` costs one set-up cycle more (``b``'s mask
-and shifts from the registered ``size``).
+XOR-shifts by ``b``-dependent amounts) takes one cycle and the comparison with ``size`` one more,
+so an index costs ``5`` cycles plus 5 for every value of ``f`` skipped (at most
+``2^b - size < size`` of them per epoch): it is found while the engine trains the previous
+sample. ``start`` costs one set-up cycle more (``b``'s mask and shifts from the registered
+``size``).
 
 Ports
 -----

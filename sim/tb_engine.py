@@ -327,7 +327,8 @@ async def _epoch_runs(dut, dev, h, cfg, net, streams, x_train, y_train, n, misma
             correct += int(np.argmax(y)) == int(y_train[index])
         steps += count
         state["steps"] = steps
-        epochs.append({"count": count, "cycles": answer["cycles"], "correct": correct})
+        epochs.append({"size": size, "count": count, "key": key, "cycles": answer["cycles"],
+                       "correct": correct})
         clips_total[:] = [a + b for a, b in zip(clips_total, clips, strict=True)]
         if answer["correct"] != correct or answer["clips"] != clips:
             mismatches.append(f"EPOCH {epoch}: rtl {answer}, golden correct {correct}, "

@@ -8,8 +8,10 @@ import pytest
 from amaranth.hdl import Fragment
 
 from fewmul.config import Config
+from fewmul.golden.order import index_bits, permute
 from fewmul.hw.engine import Engine, EngineSystem, EngineUartSystem, counter_names
 from fewmul.hw.engine_plan import EnginePlan
+from fewmul.hw.sequencer import step_cycles
 from fewmul.protocol import memory_map
 from fewmul.sim.runner import run_testbench, volume
 
@@ -154,6 +156,17 @@ def test_engine_trains_epochs_from_on_chip_data(simulator, case, build_dir,
                   data_capacity=capacity, testcase="epoch_bit_exact", init_range=1.0)
     assert report["engine_cycles"] > 0
     assert all(count > 0 for count in report["clips"]), report["clips"]
+    for epoch in report["epochs"]:
+        assert epoch["cycles"] == epoch_cycles(Config(**config), epoch), epoch
+
+
+def epoch_cycles(cfg, epoch):
+    """An EPOCH's cycles as docs/engine.md states them: ``step_cycles + 2`` a sample (the next
+    index and the label read) and the first index (the order unit's set-up cycle and 5 cycles
+    for each value of ``f`` tried until one is below ``size``)."""
+    bits = index_bits(epoch["size"])
+    tried = next(i for i in range(1 << bits) if permute(i, epoch["key"], bits) < epoch["size"])
+    return epoch["count"] * (step_cycles(cfg) + 2) + 1 + 5 * (tried + 1)
 
 
 @pytest.mark.sim
