@@ -10,7 +10,8 @@ puts side by side:
   roofline (``fewmul.bench_trainer.chip_roofline``), both as samples/s at :data:`CLOCK_MHZ`;
 - where the samples come from: digits fits on chip; MNIST's 4,000 training images (3.1 MB) do
   not, so they stream over the link, one TRAIN frame a sample: the link-bound rate at 3 Mbaud;
-- whether today's trainer can hold the network (``fewmul.protocol.check_addressable``);
+- the regions of the link's memory map (``fewmul.protocol.memory_map``: a layer of more than
+  65,535 weights is split over several), or why the trainer cannot address the network;
 - the golden model's bit-exact samples per CPU second on one core, measured in the same run
   (``fewmul.bench_golden.throughput``).
 
@@ -49,7 +50,7 @@ def cost_row(layers, dataset, golden_rate=None):
     from .bench_trainer import chip_roofline
     from .hw.roofline import DoesNotFit
     from .hw.sequencer import step_cycles
-    from .protocol import check_addressable
+    from .protocol import memory_map
     from .training import default_config
     cfg = default_config(layers=layers, array_rows=TILE, array_cols=TILE)
     weights = sum(n * m for n, m in zip(layers[:-1], layers[1:], strict=True))
@@ -61,10 +62,9 @@ def cost_row(layers, dataset, golden_rate=None):
     except DoesNotFit as exc:
         roof_cycles, binds, roof_error = None, None, str(exc)
     try:
-        check_addressable(cfg)
-        trainer_error = None
+        regions, trainer_error = len(memory_map(cfg)), None
     except ValueError as exc:
-        trainer_error = str(exc)
+        regions, trainer_error = None, str(exc)
     compute = CLOCK_MHZ * 1e6 / cycles
     link = None if on_chip else stream_rate(cfg)
     return {
@@ -80,6 +80,7 @@ def cost_row(layers, dataset, golden_rate=None):
         "link_samples_per_s_3mbaud": round(link) if link else None,
         "samples_per_s": round(min(compute, link) if link else compute),
         "trainer_holds_it": trainer_error is None, "trainer_error": trainer_error,
+        "memory_regions": regions,
         "golden_cpu_samples_per_s": round(golden_rate) if golden_rate else None,
         "clock_mhz": CLOCK_MHZ,
     }
@@ -97,7 +98,8 @@ def markdown(rows):
         roof = (f"{f(r['roofline_cycles'])} ({r['roofline_binds']})" if r["roofline_cycles"]
                 else "does not fit")
         link = "data on chip" if r["data_on_chip"] else f(r["link_samples_per_s_3mbaud"])
-        holds = "yes" if r["trainer_holds_it"] else "no: 16-bit word address"
+        holds = (f"yes, {r['memory_regions']} regions" if r["trainer_holds_it"]
+                 else f"no: {r['trainer_error']}")
         lines.append(
             f"| {r['network']} | {r['dataset']} | {f(r['weights'])} | "
             f"{r['parameter_bits'] / 1e6:.2f} Mbit | {f(r['engine_cycles_per_sample'])} | "
@@ -106,14 +108,15 @@ def markdown(rows):
             f"{f(r['golden_cpu_samples_per_s'])} |")
     lines += ["", f"Engine cycles: `step_cycles` of the streaming engine on {TILE} x {TILE} tiles "
               "(2 passes over every tile plus a drain per layer pass; the RTL's EPOCH answers "
-              "measure it plus the command's few cycles, `fewmul bench trainer`). Roofline: "
+              "measure it plus 2 cycles a sample, `fewmul bench trainer`). Roofline: "
               "`fewmul.hw.roofline` on the whole chip, the random numbers never binding, with "
               "the data set in block RAM where it fits (digits) and none on chip otherwise. "
               "samples/s: the engine's rate, or the link's where every sample streams over it "
               "(MNIST: 4,000 training images of 784 bytes are 3.1 MB, more than the ECP5-85F's "
               "block RAM); a TRAIN frame and its answer are 7 + N0 + 7 bytes at 10 bits each. "
-              "The trainer holds a region of at most 65,535 words (the LOAD / READ address is "
-              "16 bits): 784 inputs allow 83 hidden units."]
+              "The trainer addresses a layer of more than 65,535 weights (the LOAD / READ "
+              "address is 16 bits) as several regions of whole row tiles "
+              "(`fewmul.protocol.memory_map`, `docs/protocol.md`)."]
     return "\n".join(lines)
 
 

@@ -24,9 +24,9 @@ from fewmul.protocol import (
     data_records_per_frame,
     decode_words,
     encode_frame,
+    layer_regions,
     load_payload,
     lr_payload,
-    memory_map,
     read_payload,
     seed_payload,
     word_bytes,
@@ -44,6 +44,7 @@ class _Commands:
     def __init__(self, word_bits=None, max_payload=None):
         self.word_bits = word_bits
         self.max_payload = max_payload
+        self.depths = None                  # region depths, from PING
 
     def _call(self, opcode, payload=b""):
         frame = yield encode_frame(opcode, payload)
@@ -54,6 +55,7 @@ class _Commands:
         if info.version != VERSION:
             raise LinkError(f"device speaks protocol version {info.version}, not {VERSION}")
         self.word_bits, self.max_payload = info.word_bits, info.max_payload
+        self.depths = info.depths
         return info
 
     def _need_ping(self):
@@ -82,22 +84,33 @@ class _Commands:
         return words
 
     def load_network(self, cfg, weights, biases):
-        """Load every layer's weights (``M x N`` integer arrays) and biases (``M`` vectors)."""
-        regions = memory_map(cfg)
-        for layer, (w, b) in enumerate(zip(weights, biases, strict=True)):
-            yield from self.load(regions[2 * layer].index, 0, [int(v) for v in
-                                                               _flatten(w)])
-            yield from self.load(regions[2 * layer + 1].index, 0, [int(v) for v in b])
+        """Load every layer's weights (``M x N`` integer arrays) and biases (``M`` vectors), in
+        the regions the PING's depths give (``fewmul.protocol.layer_regions``)."""
+        layout = yield from self._layout(cfg)
+        for (parts, bias), w, b in zip(layout, weights, biases, strict=True):
+            flat = [int(v) for v in _flatten(w)]
+            start = 0
+            for part in parts:
+                yield from self.load(part.index, 0, flat[start:start + part.depth])
+                start += part.depth
+            yield from self.load(bias.index, 0, [int(v) for v in b])
 
     def read_network(self, cfg):
         """``(weights, biases)`` as lists of row lists and lists, read back from the device."""
         weights, biases = [], []
-        for layer, (n_in, n_out) in enumerate(zip(cfg.layers[:-1], cfg.layers[1:],
-                                                  strict=True)):
-            flat = yield from self.read(2 * layer, 0, n_in * n_out)
-            weights.append([flat[i * n_in:(i + 1) * n_in] for i in range(n_out)])
-            biases.append((yield from self.read(2 * layer + 1, 0, n_out)))
+        layout = yield from self._layout(cfg)
+        for (parts, bias), n_in in zip(layout, cfg.layers, strict=False):
+            flat = []
+            for part in parts:
+                flat += yield from self.read(part.index, 0, part.depth)
+            weights.append([flat[i * n_in:(i + 1) * n_in] for i in range(bias.depth)])
+            biases.append((yield from self.read(bias.index, 0, bias.depth)))
         return weights, biases
+
+    def _layout(self, cfg):
+        if self.depths is None:
+            yield from self.ping()
+        return layer_regions(cfg, self.depths)
 
     def status(self):
         """The link's counters as ``{Counter: value}``."""

@@ -24,7 +24,8 @@ __all__ = [
     "request_length", "length_is_legal", "Frame", "LinkError", "crc16", "encode_frame",
     "FrameDecoder", "decode_frame", "word_bytes", "encode_words", "decode_words",
     "load_payload", "read_payload", "seed_payload", "LR_DETERMINISTIC", "lr_payload", "Region",
-    "memory_map", "PingInfo",
+    "MAX_REGION_WORDS", "MAX_REGIONS", "region_rows", "memory_map", "layer_regions",
+    "check_addressable", "PingInfo",
 ]
 
 #: First byte of every frame, both directions.
@@ -371,38 +372,88 @@ def seed_payload(states):
 
 @dataclass(frozen=True)
 class Region:
-    """One region (the frames' "layer" field) of the engine's memory."""
+    """One region (the frames' "layer" field) of the engine's memory: the biases of ``layer``,
+    or its weights of output rows ``row .. row + depth // N_layer - 1`` (row-major)."""
     index: int
     name: str
     layer: int
     depth: int
-
-
-def memory_map(cfg):
-    """The engine's regions for a :class:`fewmul.config.Config`: for layer ``l``, region ``2l``
-    holds its weights row-major (``w[i, j]`` at ``i * N_l + j``), region ``2l + 1`` its biases.
-    Every word is ``cfg.weight_bits`` wide."""
-    regions = []
-    for layer, (n_in, n_out) in enumerate(zip(cfg.layers[:-1], cfg.layers[1:], strict=True)):
-        regions.append(Region(2 * layer, f"w{layer}", layer, n_in * n_out))
-        regions.append(Region(2 * layer + 1, f"b{layer}", layer, n_out))
-    return regions
+    bias: bool = False
+    row: int = 0
 
 
 #: Words one region can hold: LOAD and READ address a word with an LE16 field.
 MAX_REGION_WORDS = 0xFFFF
+#: Regions the frames' one-byte "layer" field can name.
+MAX_REGIONS = 255
 
 
-def check_addressable(cfg):
-    """Raise ``ValueError`` if a region of ``memory_map(cfg)`` has more words than the link's
-    16-bit word address reaches, naming the layer and the widest layer that would fit."""
-    for region in memory_map(cfg):
-        if region.depth > MAX_REGION_WORDS:
-            n_in, n_out = cfg.layers[region.layer], cfg.layers[region.layer + 1]
-            raise ValueError(
-                f"layer {region.layer}'s {n_in} x {n_out} = {region.depth:,} weights are more "
-                f"words than the link addresses in one region ({MAX_REGION_WORDS:,}): at most "
-                f"{MAX_REGION_WORDS // n_in} outputs for {n_in} inputs")
+def region_rows(cfg, layer, region_words=MAX_REGION_WORDS):
+    """Output rows of ``layer``'s weights a region holds: all of them if they fit
+    ``region_words``, else the most multiples of ``cfg.array_rows`` (the engine's tile height,
+    so that a region starts on a row tile) that do."""
+    n_in, n_out = cfg.layers[layer], cfg.layers[layer + 1]
+    if n_in * n_out <= region_words:
+        return n_out
+    rows = region_words // n_in // cfg.array_rows * cfg.array_rows
+    if rows == 0:
+        raise ValueError(
+            f"layer {layer}'s rows of {n_in} inputs do not fit a region of {region_words:,} "
+            f"words {cfg.array_rows} at a time (one row tile is {cfg.array_rows * n_in:,} "
+            f"words): at most {region_words // cfg.array_rows:,} inputs")
+    return rows
+
+
+def memory_map(cfg, region_words=MAX_REGION_WORDS):
+    """The engine's regions for a :class:`fewmul.config.Config`, layer by layer: its weights
+    row-major (``w[i, j]`` at ``(i - row) * N_l + j`` of the region holding row ``i``; one
+    region, or several of :func:`region_rows` rows each when they would exceed
+    ``region_words``), then its biases. Every word is ``cfg.weight_bits`` wide. A layer that
+    fits one region (every network up to 65,535 weights a layer) is regions ``2l`` and
+    ``2l + 1``."""
+    regions = []
+    for layer, (n_in, n_out) in enumerate(zip(cfg.layers[:-1], cfg.layers[1:], strict=True)):
+        rows = region_rows(cfg, layer, region_words)
+        starts = range(0, n_out, rows)
+        for part, row in enumerate(starts):
+            name = f"w{layer}" if len(starts) == 1 else f"w{layer}.{part}"
+            regions.append(Region(len(regions), name, layer,
+                                  n_in * (min(n_out, row + rows) - row), row=row))
+        regions.append(Region(len(regions), f"b{layer}", layer, n_out, bias=True))
+    if len(regions) > MAX_REGIONS:
+        raise ValueError(f"the network needs {len(regions)} memory regions, more than a frame "
+                         f"names ({MAX_REGIONS})")
+    return regions
+
+
+def layer_regions(cfg, depths):
+    """``[(weight regions, bias region), ...]`` per layer of ``cfg``, read from a PING's region
+    ``depths``: each layer's weight regions are whole rows in order and sum to ``N x M`` words,
+    its bias region ``M`` words. Raises ``ValueError`` if the depths are not such a map."""
+    out, index = [], 0
+    for layer, (n_in, n_out) in enumerate(zip(cfg.layers[:-1], cfg.layers[1:], strict=True)):
+        weights, row = [], 0
+        while row < n_out:
+            if index >= len(depths) or depths[index] % n_in or depths[index] == 0:
+                raise ValueError(f"region depths {list(depths)} are not a map of a "
+                                 f"{'-'.join(map(str, cfg.layers))} MLP (layer {layer})")
+            weights.append(Region(index, f"w{layer}", layer, depths[index], row=row))
+            row, index = row + depths[index] // n_in, index + 1
+        if row != n_out or index >= len(depths) or depths[index] != n_out:
+            raise ValueError(f"region depths {list(depths)} are not a map of a "
+                             f"{'-'.join(map(str, cfg.layers))} MLP (layer {layer})")
+        out.append((weights, Region(index, f"b{layer}", layer, n_out, bias=True)))
+        index += 1
+    if index != len(depths):
+        raise ValueError(f"region depths {list(depths)} are not a map of a "
+                         f"{'-'.join(map(str, cfg.layers))} MLP ({len(depths) - index} more)")
+    return out
+
+
+def check_addressable(cfg, region_words=MAX_REGION_WORDS):
+    """Raise ``ValueError`` if ``cfg``'s memory map cannot be addressed by the link: a row tile
+    of a layer larger than a region, or more regions than a frame names."""
+    memory_map(cfg, region_words)
     return cfg
 
 

@@ -23,7 +23,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from fewmul.protocol import (
-    check_addressable,
+    MAX_REGION_WORDS,
     data_records_per_frame,
     memory_map,
     sample_payload_limit,
@@ -65,20 +65,29 @@ class Engine(ConfigComponent):
     frame_records : int
         Most DATA records a frame carries (the spare slots that stage them): by default as many
         as a 256-byte payload holds.
+    region_words : int
+        Most words of a memory region (``fewmul.protocol.memory_map``): the link's 65,535;
+        smaller only to test how a layer splits over several regions with a small network.
 
     Ports
     -----
     engine : In(fewmul.hw.link.EnginePortSignature())
-    mem : In(fewmul.hw.link.MemoryPortSignature(word_bits=weight_bits, n_regions=2 * n_layers))
+    mem : In(fewmul.hw.link.MemoryPortSignature(word_bits=weight_bits, n_regions=len(depths)))
         Served only while no command runs (the link is stop-and-wait).
     busy : Out(1)
     """
 
     @refusable
-    def __init__(self, cfg, *, data_capacity=0, frame_records=None):
+    def __init__(self, cfg, *, data_capacity=0, frame_records=None,
+                 region_words=MAX_REGION_WORDS):
         self._plan = EnginePlan(cfg)
         self._plan.lanes                                  # noqa: B018 -- square tiles or raise
-        check_addressable(cfg)
+        if (isinstance(region_words, bool) or not isinstance(region_words, int)
+                or not 1 <= region_words <= MAX_REGION_WORDS):
+            raise ValueError(f"region_words must be an integer in [1, {MAX_REGION_WORDS}], "
+                             f"not {region_words!r}")
+        self._regions = tuple(memory_map(cfg, region_words))
+        self._region_words = region_words
         if frame_records is None:
             frame_records = data_records_per_frame(cfg.layers[0],
                                                    sample_payload_limit(cfg.layers[0]))
@@ -92,7 +101,8 @@ class Engine(ConfigComponent):
     def members(self, cfg):
         return {
             "engine": In(EnginePortSignature()),
-            "mem": In(MemoryPortSignature(word_bits=cfg.weight_bits, n_regions=2 * cfg.n_layers)),
+            "mem": In(MemoryPortSignature(word_bits=cfg.weight_bits,
+                                          n_regions=len(self._regions))),
             "busy": Out(1),
         }
 
@@ -103,7 +113,7 @@ class Engine(ConfigComponent):
     @property
     def depths(self):
         """Region depths of the memory port (``fewmul.protocol.memory_map``)."""
-        return tuple(r.depth for r in memory_map(self._cfg))
+        return tuple(r.depth for r in self._regions)
 
     @property
     def data_capacity(self):
@@ -125,7 +135,7 @@ class Engine(ConfigComponent):
         front = CommandFrontEnd(cfg, capacity=self._capacity, spare=self._spare)
         seq = Sequencer(cfg, data_slots=data_store.slots, data_stride=data_store.stride)
         draws = DrawUnit(cfg, draws_per_cycle=hidden_draws_per_cycle(cfg))
-        store = ParameterStore(cfg)
+        store = ParameterStore(cfg, region_words=self._region_words)
         m.submodules.data = data_store
         m.submodules.frontend = front
         m.submodules.sequencer = seq
@@ -172,14 +182,16 @@ class EngineSystem(wiring.Component):
     ``max_payload`` and ``timeout_cycles`` are the link's (``timeout_cycles >= 20 *`` the UART
     divisor on a board; ``max_payload`` by default 256 bytes or one DATA record of the network's
     inputs, whichever is larger: ``fewmul.protocol.sample_payload_limit``);
-    ``data_capacity``: samples of the on-chip data set.
+    ``data_capacity``: samples of the on-chip data set; ``region_words``: :class:`Engine`'s.
     """
 
     @refusable
-    def __init__(self, cfg, *, max_payload=None, timeout_cycles=1000, data_capacity=0):
+    def __init__(self, cfg, *, max_payload=None, timeout_cycles=1000, data_capacity=0,
+                 region_words=MAX_REGION_WORDS):
         max_payload = sample_payload_limit(check_config(cfg).layers[0], max_payload)
         self.engine = Engine(cfg, data_capacity=data_capacity,
-                             frame_records=data_records_per_frame(cfg.layers[0], max_payload))
+                             frame_records=data_records_per_frame(cfg.layers[0], max_payload),
+                             region_words=region_words)
         self.link = Link(word_bits=cfg.weight_bits, depths=self.engine.depths,
                          max_payload=max_payload, timeout_cycles=timeout_cycles)
         super().__init__({"i": In(stream.Signature(8)), "o": Out(stream.Signature(8)),

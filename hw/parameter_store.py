@@ -12,22 +12,27 @@
 
 The engine's side (:attr:`tile_read`, :attr:`tile_write`, :attr:`bias_read`,
 :attr:`bias_write`) is used while a command runs; the host's side (``mem``, the link's memory
-port: region ``2l`` is ``w[i, j]`` of layer ``l`` at ``i N_l + j``, region ``2l + 1`` its biases)
+port, regions of ``fewmul.protocol.memory_map(cfg, region_words)``: a layer's weights
+``w[i, j]`` at ``(i - row) N_l + j`` of the region that starts at row ``row``, then its biases)
 only while the engine is idle (``host_allowed``): the link issues LOAD/READ only between
 engine commands. Padding weights (``i >= M_l`` or ``j >= N_l``) are never written by the host
 and stay 0.
 
-A host address ``i N + j`` becomes (tile word, lane) without a divider: the store remembers the
-row ``i`` of the last access and steps one row (``N`` addresses; a new row tile every ``K`` rows)
-per cycle, from row 0 again when the address lies before it, so sequential access costs a few
-cycles per word.
+A host address ``(i - row) N + j`` becomes (tile word, lane) without a divider: the store
+remembers the row ``i - row`` of the last access and steps one row (``N`` addresses; a new row
+tile every ``K`` rows) per cycle, from the region's first row again when the address lies before
+it or the region changes, so sequential access costs a few cycles per word. A region starts on a
+row tile (``fewmul.protocol.region_rows``: ``row`` is a multiple of ``K``), so the lane is
+``((i - row) % K) K + j % K`` and a region needs only its first tile word.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._checks import ConfigComponent, refusable
+from fewmul.protocol import MAX_REGION_WORDS, memory_map
+
+from ._checks import ConfigComponent, check_config, refusable
 from .const_table import const_table
 from .engine_plan import EnginePlan
 from .link import MemoryPortSignature
@@ -65,28 +70,35 @@ class ParameterStore(ConfigComponent):
         One tile word, ``ArrayLayout(signed(weight_bits), K * K)``; reads take one cycle.
     bias_read : In({addr, en, data: Out}) ; bias_write : In({addr, en, data})
         One word of ``K`` biases.
-    mem : In(fewmul.hw.link.MemoryPortSignature(word_bits=weight_bits, n_regions=2 * n_layers))
-        The link's word access (served only while ``host_allowed``).
+    mem : In(fewmul.hw.link.MemoryPortSignature(word_bits=weight_bits, n_regions=len(regions)))
+        The link's word access (served only while ``host_allowed``), ``regions`` of
+        ``fewmul.protocol.memory_map(cfg, region_words)``.
     host_allowed : In(1)
         The engine is idle.
     """
 
     @refusable
-    def __init__(self, cfg):
+    def __init__(self, cfg, *, region_words=MAX_REGION_WORDS):
         self._plan = EnginePlan(cfg)
+        self._regions = tuple(memory_map(check_config(cfg), region_words))
         super().__init__(cfg)
 
     def members(self, cfg):
         return {
             **parameter_ports(cfg, self._plan),
             "mem": In(MemoryPortSignature(word_bits=cfg.weight_bits,
-                                          n_regions=2 * cfg.n_layers)),
+                                          n_regions=len(self._regions))),
             "host_allowed": In(1),
         }
 
     @property
     def plan(self):
         return self._plan
+
+    @property
+    def regions(self):
+        """The host side's regions (``fewmul.protocol.Region``)."""
+        return self._regions
 
     def elaborate(self, platform):
         cfg, plan = self._cfg, self._plan
@@ -104,15 +116,19 @@ class ParameterStore(ConfigComponent):
         # -- the host's word access ------------------------------------------------------------
         bus, c = self.mem, self.mem.cmd.payload
         t_n, t_tc = const_table(plan.n), const_table(plan.tc)
-        t_tile_base = const_table(plan.tile_base + (plan.tiles,))
         t_bias_base = const_table(plan.vec_base[1:])
+        regions = self._regions                               # per region: layer, kind and
+        r_layer = const_table(r.layer for r in regions)       # first tile word
+        r_bias = const_table(int(r.bias) for r in regions)
+        r_word = const_table(plan.tile_base[r.layer] + r.row // K * plan.tc[r.layer]
+                             for r in regions)
         write = Signal()
         layer = Signal(range(cfg.n_layers + 1))
         address = Signal(16)
         data_word = Signal(wb)
-        row_layer = Signal(range(cfg.n_layers + 1), init=cfg.n_layers)   # none yet
-        row = Signal(range(max(plan.m) + 1))                  # i
-        row_start = Signal(17)                                # i * N
+        row_region = Signal(range(len(regions) + 1), init=len(regions))   # none yet
+        row = Signal(range(max(plan.m) + 1))                  # i - the region's first row
+        row_start = Signal(17)                                # (i - row) * N
         row_word = Signal(range(plan.tiles + 1))              # tile_base + (i // K) * TC
         j = Signal(17)
         m.d.comb += j.eq(address - row_start)
@@ -134,15 +150,15 @@ class ParameterStore(ConfigComponent):
             with m.State("IDLE"):
                 m.d.comb += bus.cmd.ready.eq(self.host_allowed)
                 with m.If(bus.cmd.valid & self.host_allowed):
-                    m.d.sync += [write.eq(c.write), layer.eq(c.region >> 1),
+                    m.d.sync += [write.eq(c.write), layer.eq(r_layer[c.region]),
                                  address.eq(c.address), data_word.eq(c.data),
-                                 is_bias.eq(c.region[0])]
-                    with m.If(c.region[0]):
+                                 is_bias.eq(r_bias[c.region])]
+                    with m.If(r_bias[c.region]):
                         m.next = "ACCESS"
                     with m.Else():
-                        with m.If((row_layer != (c.region >> 1)) | (c.address < row_start)):
-                            m.d.sync += [row_layer.eq(c.region >> 1), row.eq(0),
-                                         row_start.eq(0), row_word.eq(t_tile_base[c.region >> 1])]
+                        with m.If((row_region != c.region) | (c.address < row_start)):
+                            m.d.sync += [row_region.eq(c.region), row.eq(0),
+                                         row_start.eq(0), row_word.eq(r_word[c.region])]
                         m.next = "FIND_ROW"
             with m.State("FIND_ROW"):
                 with m.If(j >= n_here):

@@ -26,7 +26,8 @@ def test_rows_say_where_data_and_addresses_run_out(tmp_path):
                                          mnist["link_samples_per_s_3mbaud"])
     assert mnist["trainer_holds_it"]
     wide = cost_row((784, 256, 10), "mnist")
-    assert not wide["trainer_holds_it"] and "at most 83 outputs" in wide["trainer_error"]
+    # 200,704 weights in layer 0: four regions of whole row tiles, then b0, w1, b1
+    assert wide["trainer_holds_it"] and wide["memory_regions"] == 7
     table = markdown([digits, mnist, wide])
-    assert "| 784-256-10 | mnist | 203,264 |" in table and "no: 16-bit word address" in table
+    assert "| 784-256-10 | mnist | 203,264 |" in table and "yes, 7 regions" in table
     assert plot([digits, mnist, wide], tmp_path / "cost.png").read_bytes()[:4] == b"\x89PNG"

@@ -33,10 +33,13 @@ def test_rejects_bad_parameters():
     assert str(info.value) == ("max_payload 256 cannot carry a 784-input sample: a DATA frame "
                                "of one record needs 789 payload bytes")
     with pytest.raises(ValueError) as info:
-        Engine(Config(layers=(784, 256, 10)))
-    assert str(info.value) == ("layer 0's 784 x 256 = 200,704 weights are more words than the "
-                               "link addresses in one region (65,535): at most 83 outputs for "
-                               "784 inputs")
+        Engine(Config(layers=(4096, 16, 10), array_rows=16, array_cols=16))
+    assert str(info.value) == ("layer 0's rows of 4096 inputs do not fit a region of 65,535 "
+                               "words 16 at a time (one row tile is 65,536 words): at most 4,095 "
+                               "inputs")
+    with pytest.raises(ValueError) as info:
+        Engine(Config(layers=(16, 8, 4), array_rows=4, array_cols=4), region_words=0)
+    assert str(info.value) == "region_words must be an integer in [1, 65535], not 0"
     with pytest.raises(ValueError) as info:
         EnginePlan("cfg")
     assert str(info.value) == "cfg must be a fewmul.config.Config, not 'cfg'"
@@ -62,6 +65,8 @@ def test_ports_follow_the_link():
     cfg = Config(layers=(16, 8, 4), array_rows=4, array_cols=4)
     engine = Engine(cfg)
     assert engine.depths == tuple(r.depth for r in memory_map(cfg)) == (128, 8, 32, 4)
+    # 784-256-10: layer 0's 200,704 weights in four regions of 80, 80, 80 and 16 rows
+    assert Engine(Config(layers=(784, 256, 10))).depths == (62720,) * 3 + (12544, 256, 2560, 10)
     assert list(engine.signature.members) == ["engine", "mem", "busy"]
     system = EngineSystem(cfg)
     assert list(system.signature.members) == ["i", "o", "busy"]
@@ -95,10 +100,14 @@ EXTRA = {"16-8-4-k4": dict(settle_from=6),
          "13-9-5-3-k4-ternary": dict(lr_shift=Config().lr_shift + Config().lr_range,
                                      settle_from=4),
          "16-8-4-k2-w8-clips": dict(init_range=1.0)}
+#: EngineSystem parameters per case: regions of at most 60 words split layer 0's 117 weights
+#: over three regions of 4, 4 and 1 rows (fewmul.protocol.memory_map), as 784-256-10's 200,704
+#: split over four of 80, 80, 80 and 16 rows; the host loads and reads them by PING's depths.
+SYSTEM = {"13-9-5-3-k4-ternary": dict(region_words=60)}
 
 
 def _run(case, simulator, build_dir, config, data, samples, check_every, available=None,
-         data_capacity=0, testcase="train_bit_exact", **extra):
+         data_capacity=0, testcase="train_bit_exact", system=None, **extra):
     cfg = Config(**config)
     samples = min(max(1, math.ceil(samples * volume())), available or math.inf)
     result_json = build_dir / "result.json"
@@ -106,7 +115,7 @@ def _run(case, simulator, build_dir, config, data, samples, check_every, availab
     params = dict(cfg=cfg.as_dict(), data=data, samples=samples, check_every=check_every,
                   seed=sum(map(ord, case)), predict=4, result_json=str(result_json),
                   data_capacity=data_capacity, **extra)
-    result = run_testbench(EngineSystem(cfg, data_capacity=data_capacity),
+    result = run_testbench(EngineSystem(cfg, data_capacity=data_capacity, **(system or {})),
                            toplevel="engine_system", test_module="fewmul.sim.tb_engine",
                            simulator=simulator, build_dir=build_dir, params=params,
                            testcase=testcase)
@@ -120,7 +129,8 @@ def _run(case, simulator, build_dir, config, data, samples, check_every, availab
 @pytest.mark.parametrize("simulator", SIMULATORS)
 @pytest.mark.parametrize("case", list(CASES))
 def test_engine_trains_bit_exact(simulator, case, build_dir, verilator_fast_build):
-    report = _run(case, simulator, build_dir, *CASES[case], **EXTRA.get(case, {}))
+    report = _run(case, simulator, build_dir, *CASES[case], system=SYSTEM.get(case),
+                  **EXTRA.get(case, {}))
     if case.endswith("clips"):
         assert all(count > 0 for count in report["clips"]), report["clips"]
 

@@ -17,6 +17,7 @@ from fewmul.protocol import (
     decode_words,
     encode_frame,
     encode_words,
+    layer_regions,
     length_is_legal,
     load_payload,
     memory_map,
@@ -139,6 +140,46 @@ def test_device_api_over_model():
     assert device.train(bytes(range(20)), 2) == bytes([sum(range(20))])
     status = device.status()
     assert status[Counter.BAD_STATE] == 1 and status[Counter.OK] == transport.frames - 2
+
+
+
+def test_memory_map_splits_a_layer_by_row_tiles():
+    """docs/protocol.md, Regions: a layer whose weights pass 65,535 words is split into regions
+    of whole row tiles (the most multiples of array_rows that fit), then its biases."""
+    cfg = Config(layers=(784, 256, 10), array_rows=8, array_cols=8)
+    regions = memory_map(cfg)
+    assert [(r.name, r.depth, r.row, r.bias) for r in regions] == [
+        ("w0.0", 80 * 784, 0, False), ("w0.1", 80 * 784, 80, False),
+        ("w0.2", 80 * 784, 160, False), ("w0.3", 16 * 784, 240, False),
+        ("b0", 256, 0, True), ("w1", 2560, 0, False), ("b1", 10, 0, True)]
+    assert [r.index for r in regions] == list(range(7))
+    small = Config(layers=(64, 256, 10))                        # unsplit: regions 2l, 2l + 1
+    assert [r.name for r in memory_map(small)] == ["w0", "b0", "w1", "b1"]
+    # the host reads the layout back from PING's depths
+    layout = layer_regions(cfg, tuple(r.depth for r in regions))
+    assert [[p.index for p in parts] + [bias.index] for parts, bias in layout] == \
+        [[0, 1, 2, 3, 4], [5, 6]]
+    assert [p.row for p in layout[0][0]] == [0, 80, 160, 240]
+    for depths in ((62720, 256, 2560, 10), (62720,) * 3 + (12544, 256, 2560, 10, 1),
+                   (62720,) * 3 + (12545, 256, 2560, 10)):
+        with pytest.raises(ValueError, match="are not a map of a 784-256-10 MLP"):
+            layer_regions(cfg, depths)
+
+
+def test_device_loads_a_split_layer():
+    cfg = Config(layers=(9, 7, 3), array_rows=2, array_cols=2, weight_bits=12)
+    regions = memory_map(cfg, region_words=20)        # rows 2 + 2 + 2 + 1, then 2 + 1 (21 > 20)
+    assert [r.depth for r in regions] == [18, 18, 18, 9, 7, 14, 7, 3]
+    depths = tuple(r.depth for r in regions)
+    model = LinkModel(word_bits=12, depths=depths, max_payload=48, sample_bytes=9, n_classes=3)
+    device = Device(ModelTransport(model))
+    weights = [[[(i * 31 + j * 7) % 4096 - 2048 for j in range(n)] for i in range(m)]
+               for n, m in zip(cfg.layers[:-1], cfg.layers[1:], strict=True)]
+    biases = [[k - 3 for k in range(m)] for m in cfg.layers[1:]]
+    device.load_network(cfg, weights, biases)
+    assert device.read_network(cfg) == (weights, biases)
+    # region 1 holds rows 2-3 of layer 0 (the model keeps 12-bit words unsigned)
+    assert model.memory[1] == [w & 0xFFF for row in weights[0][2:4] for w in row]
 
 
 class AsyncModelTransport(ModelTransport):
