@@ -430,23 +430,23 @@ def layer_regions(cfg, depths):
     """``[(weight regions, bias region), ...]`` per layer of ``cfg``, read from a PING's region
     ``depths``: each layer's weight regions are whole rows in order and sum to ``N x M`` words,
     its bias region ``M`` words. Raises ``ValueError`` if the depths are not such a map."""
+    def not_a_map(where):
+        return ValueError(f"region depths {list(depths)} are not a map of a "
+                          f"{'-'.join(map(str, cfg.layers))} MLP ({where})")
     out, index = [], 0
     for layer, (n_in, n_out) in enumerate(zip(cfg.layers[:-1], cfg.layers[1:], strict=True)):
         weights, row = [], 0
         while row < n_out:
-            if index >= len(depths) or depths[index] % n_in or depths[index] == 0:
-                raise ValueError(f"region depths {list(depths)} are not a map of a "
-                                 f"{'-'.join(map(str, cfg.layers))} MLP (layer {layer})")
+            if index >= len(depths) or depths[index] == 0 or depths[index] % n_in:
+                raise not_a_map(f"layer {layer}")
             weights.append(Region(index, f"w{layer}", layer, depths[index], row=row))
             row, index = row + depths[index] // n_in, index + 1
         if row != n_out or index >= len(depths) or depths[index] != n_out:
-            raise ValueError(f"region depths {list(depths)} are not a map of a "
-                             f"{'-'.join(map(str, cfg.layers))} MLP (layer {layer})")
+            raise not_a_map(f"layer {layer}")
         out.append((weights, Region(index, f"b{layer}", layer, n_out, bias=True)))
         index += 1
     if index != len(depths):
-        raise ValueError(f"region depths {list(depths)} are not a map of a "
-                         f"{'-'.join(map(str, cfg.layers))} MLP ({len(depths) - index} more)")
+        raise not_a_map(f"{len(depths) - index} more")
     return out
 
 
