@@ -220,10 +220,15 @@ def _points(spec):
 
 
 def _build(board_name, cfg, out, seed, reuse):
-    """The board's build report of the trainer (``None`` if it does not fit)."""
+    """The board's build report of the trainer (``None`` if it does not fit). ``reuse``: the
+    report written earlier, and never a build (a build still running into the directory
+    would be restarted under it)."""
     from .boards.synth import SynthesisFailed, build_design
     report_path = Path(out) / "report.json"
-    if reuse and report_path.exists():
+    if reuse:
+        if not report_path.exists():
+            raise FileNotFoundError(f"--no-build: no build report at {report_path}; build it "
+                                    f"first (this command without --no-build)")
         return json.loads(report_path.read_text())
     try:
         report = build_design(board_name, "system", cfg, build_dir=out, seed=seed,

@@ -97,3 +97,14 @@ def test_seeds_report_the_median_fmax_build_and_every_seed():
     assert row["fmax_mhz"] == 68.75 and row["seed"] == 2
     assert "68.8 (75); seeds 1 / 2 / 3: 71.0 / 68.8 / 64.0 |" in markdown([row])
     assert median_build([{"seed": 2, "fits": False}])["fmax_seeds_mhz"] == [[2, None]]
+
+
+def test_no_build_never_builds(tmp_path):
+    """--no-build with a report missing says so instead of starting a build (which, with a
+    build still running into the same directory, deleted that build's nextpnr report)."""
+    from fewmul.bench_trainer import _build
+    with pytest.raises(FileNotFoundError, match="--no-build: no build report at"):
+        _build("ulx3s-85f", None, tmp_path / "seed3", 3, True)
+    (tmp_path / "seed3").mkdir()
+    (tmp_path / "seed3" / "report.json").write_text('{"seed": 3, "fmax_mhz": 65.59}')
+    assert _build("ulx3s-85f", None, tmp_path / "seed3", 3, True)["fmax_mhz"] == 65.59
