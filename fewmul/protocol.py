@@ -24,8 +24,7 @@ __all__ = [
     "request_length", "length_is_legal", "Frame", "LinkError", "crc16", "encode_frame",
     "FrameDecoder", "decode_frame", "word_bytes", "encode_words", "decode_words",
     "load_payload", "read_payload", "seed_payload", "LR_DETERMINISTIC", "lr_payload", "Region",
-    "MAX_REGION_WORDS", "MAX_REGIONS", "region_rows", "memory_map", "layer_regions",
-    "check_addressable", "PingInfo",
+    "MAX_REGION_WORDS", "MAX_REGIONS", "region_rows", "memory_map", "layer_regions", "PingInfo",
 ]
 
 #: First byte of every frame, both directions.
@@ -410,7 +409,12 @@ def memory_map(cfg, region_words=MAX_REGION_WORDS):
     region, or several of :func:`region_rows` rows each when they would exceed
     ``region_words``), then its biases. Every word is ``cfg.weight_bits`` wide. A layer that
     fits one region (every network up to 65,535 weights a layer) is regions ``2l`` and
-    ``2l + 1``."""
+    ``2l + 1``. Raises ``ValueError`` for a ``region_words`` outside ``[1, 65535]``, a row
+    tile larger than a region, or more regions than a frame names."""
+    if (isinstance(region_words, bool) or not isinstance(region_words, int)
+            or not 1 <= region_words <= MAX_REGION_WORDS):
+        raise ValueError(f"region_words must be an integer in [1, {MAX_REGION_WORDS}], "
+                         f"not {region_words!r}")
     regions = []
     for layer, (n_in, n_out) in enumerate(zip(cfg.layers[:-1], cfg.layers[1:], strict=True)):
         rows = region_rows(cfg, layer, region_words)
@@ -448,13 +452,6 @@ def layer_regions(cfg, depths):
     if index != len(depths):
         raise not_a_map(f"{len(depths) - index} more")
     return out
-
-
-def check_addressable(cfg, region_words=MAX_REGION_WORDS):
-    """Raise ``ValueError`` if ``cfg``'s memory map cannot be addressed by the link: a row tile
-    of a layer larger than a region, or more regions than a frame names."""
-    memory_map(cfg, region_words)
-    return cfg
 
 
 @dataclass(frozen=True)

@@ -82,10 +82,6 @@ class Engine(ConfigComponent):
                  region_words=MAX_REGION_WORDS):
         self._plan = EnginePlan(cfg)
         self._plan.lanes                                  # noqa: B018 -- square tiles or raise
-        if (isinstance(region_words, bool) or not isinstance(region_words, int)
-                or not 1 <= region_words <= MAX_REGION_WORDS):
-            raise ValueError(f"region_words must be an integer in [1, {MAX_REGION_WORDS}], "
-                             f"not {region_words!r}")
         self._regions = tuple(memory_map(cfg, region_words))
         self._region_words = region_words
         if frame_records is None:
