@@ -310,7 +310,7 @@ class Sequencer(ConfigComponent):
         scan_lane = Signal(range(K))
         best = Signal(signed(cfg.out_bits))
         best_index = Signal(8)
-        scan_last = scanning & (scan_index == cfg.layers[-1] + 1)   # best is final next cycle
+        scan_last = scanning & (scan_index == scan_cycles(cfg) - 1)  # best is final next cycle
         with m.If(scan_start):
             m.d.sync += [scanning.eq(1), scan_index.eq(0), scan_valid.eq(0)]
         with m.Elif(scanning):
