@@ -119,6 +119,13 @@ def test_seed_payload_rejects_wrong_count():
         seed_payload([1, 2, 3, 4])
 
 
+def _example_network(cfg):
+    """12-bit weights and biases of every layer, each value distinct within its row."""
+    weights = [[[(i * 31 + j * 7) % 4096 - 2048 for j in range(n)] for i in range(m)]
+               for n, m in zip(cfg.layers[:-1], cfg.layers[1:], strict=True)]
+    return weights, [[k - 3 for k in range(m)] for m in cfg.layers[1:]]
+
+
 def test_device_api_over_model():
     cfg = Config(layers=(20, 7, 3), weight_bits=12, lr_shift=8)
     depths = tuple(r.depth for r in memory_map(cfg))
@@ -127,9 +134,7 @@ def test_device_api_over_model():
     device = Device(transport)
     info = device.ping()
     assert (info.word_bits, info.max_payload, info.depths) == (12, 48, depths)
-    weights = [[[(i * 31 + j * 7) % 4096 - 2048 for j in range(n)] for i in range(m)]
-               for n, m in zip(cfg.layers[:-1], cfg.layers[1:], strict=True)]
-    biases = [[k - 3 for k in range(m)] for m in cfg.layers[1:]]
+    weights, biases = _example_network(cfg)
     device.load_network(cfg, weights, biases)
     assert transport.frames > 1 + len(depths)                  # split by max_payload
     assert device.read_network(cfg) == (weights, biases)
@@ -140,7 +145,6 @@ def test_device_api_over_model():
     assert device.train(bytes(range(20)), 2) == bytes([sum(range(20))])
     status = device.status()
     assert status[Counter.BAD_STATE] == 1 and status[Counter.OK] == transport.frames - 2
-
 
 
 def test_memory_map_splits_a_layer_by_row_tiles():
@@ -173,9 +177,7 @@ def test_device_loads_a_split_layer():
     depths = tuple(r.depth for r in regions)
     model = LinkModel(word_bits=12, depths=depths, max_payload=48, sample_bytes=9, n_classes=3)
     device = Device(ModelTransport(model))
-    weights = [[[(i * 31 + j * 7) % 4096 - 2048 for j in range(n)] for i in range(m)]
-               for n, m in zip(cfg.layers[:-1], cfg.layers[1:], strict=True)]
-    biases = [[k - 3 for k in range(m)] for m in cfg.layers[1:]]
+    weights, biases = _example_network(cfg)
     device.load_network(cfg, weights, biases)
     assert device.read_network(cfg) == (weights, biases)
     # region 1 holds rows 2-3 of layer 0 (the model keeps 12-bit words unsigned)
