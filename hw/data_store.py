@@ -25,7 +25,7 @@ read_addr : In ; read_word : Out(K lanes)
     The engine's read of a word (``slot * stride + word``), one cycle later.
 """
 
-from amaranth.hdl import Const, Module, Signal, signed
+from amaranth.hdl import Const, Elaboratable, Module, Mux, Shape, Signal, signed
 from amaranth.lib import data, memory
 from amaranth.lib.wiring import In, Out
 
@@ -94,27 +94,34 @@ class DataStore(ConfigComponent):
             "read_word": Out(data.ArrayLayout(signed(cfg.act_bits), K)),
         }
 
+    #: Deepest store kept as one memory ``K`` lanes wide; a deeper one is stored one bit a
+    #: memory (:meth:`elaborate`).
+    SLICE_DEPTH = 2048
+
     def elaborate(self, platform):
         m = Module()
         K = self._plan.lanes
         k_log, s_log = K.bit_length() - 1, self.stride.bit_length() - 1
-        words = memory.Memory(shape=self.read_word.shape(), depth=max(self.slots * self.stride, 2),
-                              init=[])
+        depth = max(self.slots * self.stride, 2)
+        words = _Words(self.read_word.shape(), depth, sliced=depth > self.SLICE_DEPTH)
         labels = memory.Memory(shape=8, depth=max(self.slots, 2), init=[])
         m.submodules.words, m.submodules.labels = words, labels
-        w_wr, w_rd, w_copy = words.write_port(granularity=1), words.read_port(), words.read_port()
-        l_wr, l_rd, l_copy = labels.write_port(), labels.read_port(), labels.read_port()
-        m.d.comb += [w_rd.addr.eq(self.read_addr), self.read_word.eq(w_rd.data),
-                     l_rd.addr.eq(self.label_read_slot), self.label_read.eq(l_rd.data)]
+        l_wr, l_rd = labels.write_port(), labels.read_port()
 
-        # the copy: read word n in cycle t, write it in t + 1 (labels with each slot's word 0)
-        source = Signal(range(max(self.slots * self.stride, 2) + 1))
+        # the copy: read word n in cycle t, write it in t + 1 (labels with each slot's word 0);
+        # it has the read ports to itself (the front end starts no step while it runs)
+        source = Signal(range(depth + 1))
         target = Signal.like(source)
-        remaining = Signal(range(max(self.slots * self.stride, 2) + 1))
+        remaining = Signal(range(depth + 1))
         copying = Signal()
         wrote = Signal()
         wrote_to = Signal.like(target)
-        m.d.comb += [w_copy.addr.eq(source), l_copy.addr.eq(source >> s_log)]
+        m.d.comb += [
+            words.read_addr.eq(Mux(copying, source, self.read_addr)),
+            self.read_word.eq(words.read_data),
+            l_rd.addr.eq(Mux(copying, source >> s_log, self.label_read_slot)),
+            self.label_read.eq(l_rd.data),
+        ]
         m.d.sync += [wrote.eq(copying), wrote_to.eq(target)]
         with m.If(copying):
             m.d.sync += [source.eq(source + 1), target.eq(target + 1),
@@ -138,17 +145,60 @@ class DataStore(ConfigComponent):
 
         lane = write_element[:k_log] if k_log else 0
         with m.If(wrote):
-            m.d.comb += [w_wr.addr.eq(wrote_to), w_wr.data.eq(w_copy.data),
-                         w_wr.en.eq((1 << K) - 1)]
+            m.d.comb += [words.write_addr.eq(wrote_to), words.write_data.eq(words.read_data),
+                         words.write_lanes.eq((1 << K) - 1)]
         with m.Else():
-            m.d.comb += [w_wr.addr.eq((write_slot << s_log) + (write_element >> k_log)),
-                         w_wr.data.eq(write_value.replicate(K)),
-                         w_wr.en.eq(((Const(1, K) << lane)[:K]) & write_en.replicate(K))]
+            m.d.comb += [words.write_addr.eq((write_slot << s_log) + (write_element >> k_log)),
+                         words.write_data.eq(write_value.replicate(K)),
+                         words.write_lanes.eq(((Const(1, K) << lane)[:K])
+                                              & write_en.replicate(K))]
         first_word = wrote_to[:s_log] == 0 if s_log else 1
         with m.If(wrote & first_word):
-            m.d.comb += [l_wr.addr.eq(wrote_to >> s_log), l_wr.data.eq(l_copy.data),
+            m.d.comb += [l_wr.addr.eq(wrote_to >> s_log), l_wr.data.eq(l_rd.data),
                          l_wr.en.eq(1)]
         with m.Else():
             m.d.comb += [l_wr.addr.eq(label_slot), l_wr.data.eq(label_value),
                          l_wr.en.eq(label_en)]
+        return m
+
+
+class _Words(Elaboratable):
+    """The sample words: one write port (a write enable per lane) and one synchronous read
+    port, data one cycle after its address.
+
+    ``sliced``: one memory a bit instead of one ``K`` lanes wide. A deep store in one wide
+    memory is several block RAMs deep, and a select by the address follows them (on the ULX3S
+    trainer a 23-way select across 46 DP16KD in their 512 x 36 shape, between the blocks'
+    slow clock-to-out and the sequencer's read register: one build's critical path). One bit
+    wide, each memory maps to blocks in their deepest shape (the ECP5's DP16KD 16k x 1: one
+    block, no select, up to 16,384 words).
+    """
+
+    def __init__(self, shape, depth, *, sliced):
+        self._shape, self._depth, self._sliced = shape, depth, sliced
+        self._bits = Shape.cast(shape).width
+        self.write_addr = Signal(range(depth))
+        self.write_data = Signal(shape)
+        self.write_lanes = Signal(shape.length)
+        self.read_addr = Signal(range(depth))
+        self.read_data = Signal(shape)
+
+    def elaborate(self, platform):
+        m = Module()
+        if not self._sliced:
+            mem = m.submodules.mem = memory.Memory(shape=self._shape, depth=self._depth, init=[])
+            wr, rd = mem.write_port(granularity=1), mem.read_port()
+            m.d.comb += [wr.addr.eq(self.write_addr), wr.data.eq(self.write_data),
+                         wr.en.eq(self.write_lanes), rd.addr.eq(self.read_addr),
+                         self.read_data.eq(rd.data)]
+            return m
+        lane_bits = self._bits // len(self.write_lanes)
+        write_bits, read_bits = self.write_data.as_value(), self.read_data.as_value()
+        for bit in range(self._bits):
+            mem = memory.Memory(shape=1, depth=self._depth, init=[])
+            m.submodules[f"bit{bit}"] = mem
+            wr, rd = mem.write_port(), mem.read_port()
+            m.d.comb += [wr.addr.eq(self.write_addr), wr.data.eq(write_bits[bit]),
+                         wr.en.eq(self.write_lanes[bit // lane_bits]),
+                         rd.addr.eq(self.read_addr), read_bits[bit].eq(rd.data)]
         return m

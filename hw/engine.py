@@ -1,8 +1,11 @@
 """The training engine: the whole MLP trained on chip, one weight tile per cycle.
 
-``Engine(cfg)`` (``docs/engine.md``) is a composition of four parts, each with its own
+``Engine(cfg)`` (``docs/engine.md``) is a composition of five parts, each with its own
 contract:
 
+- :class:`~fewmul.hw.engine_port_register.EnginePortRegister`: a register on each stream of
+  the link's engine port (one cycle a transfer; the link and the front end never share a
+  combinational path);
 - :class:`~fewmul.hw.command_frontend.CommandFrontEnd`: the link's engine port (protocol
   commands, checks, answers, counters);
 - :class:`~fewmul.hw.sequencer.Sequencer`: a step as layer passes of ``K x K`` tiles over the
@@ -34,6 +37,7 @@ from .command_frontend import COUNTER_NAMES, CommandFrontEnd, counter_names
 from .data_store import DataStore
 from .draw_unit import DrawUnit, draw_cycles, draw_ports
 from .engine_plan import EnginePlan
+from .engine_port_register import EnginePortRegister
 from .link import EnginePortSignature, Link, MemoryPortSignature
 from .parameter_store import ParameterStore, parameter_ports
 from .sequencer import Sequencer, step_cycles
@@ -137,7 +141,9 @@ class Engine(ConfigComponent):
         m.submodules.sequencer = seq
         m.submodules.draws = draws
         m.submodules.store = store
-        wiring.connect(m, wiring.flipped(self.engine), front.engine)
+        m.submodules.port = port = EnginePortRegister()
+        wiring.connect(m, wiring.flipped(self.engine), port.link)
+        wiring.connect(m, port.engine, front.engine)
         wiring.connect(m, wiring.flipped(self.mem), store.mem)
         m.d.comb += [
             seq.start.eq(front.step_start), seq.predict.eq(front.step_predict),
