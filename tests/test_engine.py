@@ -153,6 +153,10 @@ EPOCH_CASES = {
     "13-9-5-3-k2-ternary": (dict(layers=(13, 9, 5, 3), array_rows=2, array_cols=2,
                                  weights="ternary", update_fraction="round", weight_bits=8,
                                  lr_shift=1), 21, 21),
+    # 8 words a slot and 260 + 15 slots (the data set, a frame's records): 2,200 words,
+    # deeper than DataStore.SLICE_DEPTH, so the words are held one bit a memory
+    "16-8-4-k2-sliced": (dict(layers=(16, 8, 4), array_rows=2, array_cols=2, weight_bits=8,
+                              lr_shift=1), 250, 260),
 }
 
 
