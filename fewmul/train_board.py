@@ -112,20 +112,28 @@ def _reason(exc):
 
 def layers_of_depths(depths):
     """The MLP layer sizes a PING's region depths stand for (``None`` if they are not a
-    fewmul engine's map: weights ``N x M`` then biases ``M``, per layer)."""
-    if not depths or len(depths) % 2:
+    fewmul engine's map: per layer, ``N x M`` weights as one or more regions of whole rows of
+    ``N``, then ``M`` biases; ``fewmul.protocol.memory_map``)."""
+    depths = tuple(depths)
+
+    def parse(start, layers):
+        if start == len(depths):
+            return tuple(layers) if layers else None
+        total = 0
+        for end in range(start, len(depths) - 1):      # weight regions start .. end, then biases
+            total += depths[end]
+            biases = depths[end + 1]
+            if biases == 0 or total % biases:
+                continue
+            n_in = total // biases
+            if (layers and n_in != layers[-1]) or any(d % n_in for d in depths[start:end + 1]):
+                continue
+            found = parse(end + 2, (layers or [n_in]) + [biases])
+            if found:
+                return found
         return None
-    layers = []
-    for w_depth, b_depth in zip(depths[::2], depths[1::2], strict=True):
-        if b_depth == 0 or w_depth % b_depth:
-            return None
-        n_in = w_depth // b_depth
-        if not layers:
-            layers.append(n_in)
-        elif layers[-1] != n_in:
-            return None
-        layers.append(b_depth)
-    return tuple(layers)
+
+    return parse(0, [])
 
 
 def _describe(word_bits, depths):
@@ -148,8 +156,9 @@ def connect(cfg, settings, lr_shifts=()):
             info = device.ping()
         except LinkError as exc:
             raise BoardError(_no_answer(settings, transport, exc)) from None
+        # any map of the run's MLP will do: the driver finds each layer's regions in the depths
         want = tuple(r.depth for r in memory_map(cfg))
-        if info.word_bits != cfg.weight_bits or tuple(info.depths) != want:
+        if info.word_bits != cfg.weight_bits or layers_of_depths(info.depths) != tuple(cfg.layers):
             raise BoardError(
                 f"the design on the board does not match this run: the board has "
                 f"{_describe(info.word_bits, info.depths)}, the run needs "

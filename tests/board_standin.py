@@ -26,6 +26,7 @@ from fewmul.golden.mlp import Network, train_step
 from fewmul.golden.rng import StreamSet
 from fewmul.protocol import (
     ERROR_OPCODE,
+    MAX_REGION_WORDS,
     RESPONSE_FLAG,
     VERSION,
     ErrorCode,
@@ -35,6 +36,7 @@ from fewmul.protocol import (
     decode_words,
     encode_frame,
     encode_words,
+    layer_regions,
     memory_map,
     word_bytes,
 )
@@ -44,11 +46,12 @@ __all__ = ["StandInBoard"]
 
 class StandInBoard:
     def __init__(self, cfg, *, mode="answer", corrupt_step=None, stop_after=None,
-                 max_payload=256):
+                 max_payload=256, region_words=MAX_REGION_WORDS):
         self.cfg, self.mode, self.corrupt_step = cfg, mode, corrupt_step
         self.stop_after = stop_after
         self.max_payload = max_payload
-        self.depths = [r.depth for r in memory_map(cfg)]
+        self.depths = [r.depth for r in memory_map(cfg, region_words)]
+        self.layout = layer_regions(cfg, self.depths)   # [(weight regions, bias region)] a layer
         self.memory = [[0] * d for d in self.depths]
         self.streams = None
         self.lr_shift = cfg.lr_shift
@@ -148,11 +151,11 @@ class StandInBoard:
         return self._error(opcode, ErrorCode.UNKNOWN_OPCODE)
 
     def _network(self):
-        cfg, weights, biases = self.cfg, [], []
-        for layer, (n_in, n_out) in enumerate(zip(cfg.layers[:-1], cfg.layers[1:],
-                                                  strict=True)):
-            weights.append(np.array(self.memory[2 * layer], dtype=np.int64).reshape(n_out, n_in))
-            biases.append(np.array(self.memory[2 * layer + 1], dtype=np.int64))
+        weights, biases = [], []
+        for (w_regions, b_region), n_in in zip(self.layout, self.cfg.layers, strict=False):
+            words = [v for r in w_regions for v in self.memory[r.index]]
+            weights.append(np.array(words, dtype=np.int64).reshape(-1, n_in))
+            biases.append(np.array(self.memory[b_region.index], dtype=np.int64))
         return Network(weights, biases)
 
     def _train(self, sample, label):
@@ -162,7 +165,10 @@ class StandInBoard:
         self.steps += 1
         if self.steps == self.corrupt_step:          # the planted bug
             net.weights[0][0, 0] ^= 1
-        for layer, (w, b) in enumerate(zip(net.weights, net.biases, strict=True)):
-            self.memory[2 * layer] = [int(v) for v in w.reshape(-1)]
-            self.memory[2 * layer + 1] = [int(v) for v in b]
+        for (w_regions, b_region), w, b in zip(self.layout, net.weights, net.biases,
+                                               strict=True):
+            words = [int(v) for v in w.reshape(-1)]
+            for r in w_regions:
+                self.memory[r.index], words = words[:r.depth], words[r.depth:]
+            self.memory[b_region.index] = [int(v) for v in b]
         return int(np.argmax(y))

@@ -85,6 +85,35 @@ def test_design_that_does_not_match(tmp_path, capsys):
     assert board.received == [0x01] and board.loads == 0 and board.steps == 0
 
 
+#: wine, 16 hidden units: 13-16-3. Regions of at most 128 words split layer 0's 208 weights
+#: by rows over two regions of 8 rows (fewmul.protocol.memory_map), as 784-256-10's are.
+WINE_SPLIT = (["--dataset", "wine", "--hidden", "16", "--quiet"], 128)
+
+
+def test_board_backend_trains_a_split_map_bit_exact(tmp_path):
+    """The host finds each layer's regions from PING's depths: a stand-in whose layer 0 is two
+    regions trains bit-exact, read back after every 25 samples."""
+    args, region_words = WINE_SPLIT
+    with StandInBoard(default_config(layers=(13, 16, 3)), region_words=region_words) as board:
+        assert len(board.depths) == 5
+        assert main(["train", "--backend", "board", "--port", board.port, *args,
+                     "--out", str(tmp_path), "--timeout", "0.5", "--epochs", "1",
+                     "--samples", "50", "--check-every", "25"]) == 0
+    result = json.loads((tmp_path / "train-wine-board.json").read_text())
+    assert result["bit_exact"] is True and result["samples"] == 50 and board.steps == 50
+
+
+def test_design_that_does_not_match_names_a_split_map(tmp_path, capsys):
+    args, region_words = WINE_SPLIT
+    with StandInBoard(default_config(layers=(13, 16, 3)), region_words=region_words) as board:
+        assert main(["train", "--backend", "board", "--port", board.port, *args[:2],
+                     "--hidden", "8", "--quiet", "--out", str(tmp_path), "--timeout", "0.5",
+                     "--epochs", "1"]) == 1
+    one_line_error(capsys, "the board has a 13-16-3 MLP with 16-bit weights",
+                   "the run needs a 13-8-3 MLP with 16-bit weights", "--hidden")
+    assert board.loads == 0 and board.steps == 0
+
+
 def test_datapath_modes_ping_cannot_see(tmp_path, capsys):
     """A board built with deterministic signs, a run with stochastic ones: caught after one
     sample (its answer or the read-back that follows it)."""
