@@ -12,7 +12,7 @@ the golden model's at ``cfg.replace(lr_shift=cfg.lr_shift + lr_offset)``.
 rounding compares (``ρ < fraction + carry``): a ``B``-bit increment per column unit.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
 from amaranth.lib.wiring import In, Out
 
 from ._checks import ConfigComponent
@@ -110,6 +110,8 @@ class UpdateRound(ConfigComponent):
         ``fraction + carry >= 2^(B-1)`` (nearest); 0 where ``is_zero``. ``fraction + carry``
         may be ``2^B``, the carry into ``whole``: then ``up`` is 1 in both modes, which is
         exactly ``whole + 1`` with a zero fraction.
+    up : Out(1)
+        ``up`` itself (``is_zero`` aside), for a unit that adds it as a carry-in instead.
 
     Latency 0 (combinational).
     """
@@ -124,6 +126,7 @@ class UpdateRound(ConfigComponent):
             "rand": In(cfg.rand_bits),
             "is_zero": In(1),
             "step": Out(signed(step_width(cfg))),
+            "up": Out(1),
         }
 
     def elaborate(self, platform):
@@ -136,7 +139,7 @@ class UpdateRound(ConfigComponent):
             m.d.comb += up.eq(self.rand < fraction)
         else:
             m.d.comb += up.eq(fraction >= (1 << (cfg.rand_bits - 1)))
-        m.d.comb += self.step.eq(Mux(self.is_zero, 0, self.whole + up))
+        m.d.comb += [self.step.eq(Mux(self.is_zero, 0, self.whole + up)), self.up.eq(up)]
         return m
 
 
@@ -218,16 +221,28 @@ class WeightUpdate(ConfigComponent):
 
 
 class BiasUpdate(ConfigComponent):
-    """Combinational bias update ``sat(b + round(δ >> update_base_shift))`` (section 8: the
-    weight rule with ``shift = 0``, a positive sign and ``ρ = v'[i]``).
+    """Bias update ``sat(b + round(δ >> update_base_shift))`` (section 8: the weight rule with
+    ``shift = 0``, a positive sign and ``ρ = v'[i]``).
 
     Ports: ``bias : In(signed(weight_bits))``, ``delta : In(signed(err_bits))``,
     ``rand : In(rand_bits)``, ``lr_offset : In(range(lr_range + 1))``;
     ``updated : Out(signed(weight_bits))`` and ``clipped : Out(1)`` (the exact sum saturated).
-    Latency 0.
+
+    ``registered=False``: combinational (latency 0), :class:`UpdateStep` and the saturating add.
+    ``registered=True``: latency 1, one register in the middle: :class:`UpdateShift` and the
+    rounding decision ``up`` of :class:`UpdateRound` before it, then ``b + whole + up`` as one
+    adder with ``up`` its carry-in and the saturation after it (three carry chains in a row,
+    the comparison, ``whole + up`` and the add, were one path, the ULX3S trainer's critical
+    path in two of three builds).
     """
 
-    latency = 0
+    def __init__(self, cfg, *, registered=False):
+        self._registered = bool(registered)
+        super().__init__(cfg)
+
+    @property
+    def latency(self):
+        return int(self._registered)
 
     def members(self, cfg):
         return {
@@ -240,25 +255,45 @@ class BiasUpdate(ConfigComponent):
         }
 
     def elaborate(self, platform):
+        cfg = self._cfg
         m = Module()
-        m.submodules.step = step = UpdateStep(self._cfg)
-        m.d.comb += [step.delta.eq(self.delta), step.negative.eq(0), step.shift.eq(0),
-                     step.is_zero.eq(0), step.rand.eq(self.rand),
-                     step.lr_offset.eq(self.lr_offset)]
-        updated, clipped = saturating_add(m, self.bias, step.step, self._cfg.weight_bits)
+        if not self._registered:
+            m.submodules.step = step = UpdateStep(cfg)
+            m.d.comb += [step.delta.eq(self.delta), step.negative.eq(0), step.shift.eq(0),
+                         step.is_zero.eq(0), step.rand.eq(self.rand),
+                         step.lr_offset.eq(self.lr_offset)]
+            updated, clipped = saturating_add(m, self.bias, step.step, cfg.weight_bits)
+        else:
+            m.submodules.shift = shift = UpdateShift(cfg)
+            m.submodules.round = round_ = UpdateRound(cfg)
+            m.d.comb += [shift.value.eq(self.delta), shift.shift.eq(0),
+                         shift.lr_offset.eq(self.lr_offset),
+                         round_.whole.eq(shift.whole), round_.fraction.eq(shift.fraction),
+                         round_.carry.eq(shift.carry), round_.rand.eq(self.rand),
+                         round_.is_zero.eq(0)]
+            bias, whole, up = Signal.like(self.bias), Signal.like(shift.whole), Signal()
+            m.d.sync += [bias.eq(self.bias), whole.eq(shift.whole), up.eq(round_.up)]
+            updated, clipped = saturating_add(m, bias, whole, cfg.weight_bits, carry=up)
         m.d.comb += [self.updated.eq(updated), self.clipped.eq(clipped)]
         return m
 
 
-def saturating_add(m, weight, step, bits):
-    """``(sat(weight + step, bits), clipped)`` as signals of ``m`` (one adder and a clamp, never
-    wraps); ``clipped`` is 1 when the exact sum left the range (a saturation event).
+def saturating_add(m, weight, step, bits, carry=None):
+    """``(sat(weight + step + carry, bits), clipped)`` as signals of ``m`` (one adder and a
+    clamp, never wraps); ``clipped`` is 1 when the exact sum left the range (a saturation
+    event). ``carry`` (1 bit, optional) enters the adder as its carry-in: ``{weight, 1} +
+    {step, carry}`` without its lowest bit, one carry chain.
 
     The sum is in range exactly when its bits from ``bits - 1`` up are all equal (a
     sign-extension check: a few LUTs, no comparator carry chain after the adder).
     """
     total = Signal(signed(max(bits, len(step)) + 1))
-    m.d.comb += total.eq(weight + step)
+    if carry is None:
+        m.d.comb += total.eq(weight + step)
+    else:
+        wide = Signal(signed(len(total) + 1))
+        m.d.comb += [wide.eq(Cat(C(1, 1), weight).as_signed() + Cat(carry, step).as_signed()),
+                     total.eq(wide[1:])]
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     top = total[bits - 1:]
     in_range = (top == 0) | (top == (1 << len(top)) - 1)
