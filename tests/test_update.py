@@ -6,7 +6,14 @@ from amaranth.hdl import unsigned
 from amaranth.lib.wiring import In
 
 from fewmul.config import Config
-from fewmul.hw.update import UpdateRound, UpdateShift, UpdateStep, WeightUpdate, step_width
+from fewmul.hw.update import (
+    BiasUpdate,
+    UpdateRound,
+    UpdateShift,
+    UpdateStep,
+    WeightUpdate,
+    step_width,
+)
 from fewmul.sim.runner import run_testbench
 
 from .conftest import SIMULATORS
@@ -59,3 +66,19 @@ def test_update_rtl_matches_golden(simulator, case, build_dir, verilator_fast_bu
                            test_module="fewmul.sim.tb_update", simulator=simulator,
                            build_dir=build_dir, params=params)
     assert result.tests == 2 and result.failed == 0
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("registered", [False, True])
+@pytest.mark.parametrize("case", [0, 1, 3])
+def test_bias_update_rtl_matches_golden(simulator, case, registered, build_dir,
+                                        verilator_fast_build):
+    """Both forms of BiasUpdate (PostBackward's combinational one, PostForward's registered
+    one with the rounding as the adder's carry-in) against update_bias, one a clock."""
+    cfg = Config(**CONFIGS[case])
+    dut = BiasUpdate(cfg, registered=registered)
+    params = dict(cfg=cfg.as_dict(), seed=case * 31 + 5, transactions=3000, latency=dut.latency)
+    result = run_testbench(dut, toplevel="bias_update", test_module="fewmul.sim.tb_bias_update",
+                           simulator=simulator, build_dir=build_dir, params=params)
+    assert result.tests == 1 and result.failed == 0
