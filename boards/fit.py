@@ -29,7 +29,9 @@ flip-flops, built 4747 LUT4 and 4157 DFF (69.8 MHz); the ULX3S-85F trainer (8 x 
 estimate 8 DP16KD, built 9 (docs/engine.md); the iCEBreaker trainer (4 x 4, 64-64-10), estimate
 55 block RAMs, nextpnr 54. The streaming trainer (2026-12-05): ULX3S-85F 64-256-10 on the 8 x 8
 tile with 1,437 samples on chip, estimate 37,167 LUTs (the point the base is fitted to) and 135
-DP16KD, built 37,167 and 143.
+DP16KD, built 37,167 and 143; with the data store's one read port and one-bit memories
+(2026-12-06), estimate 106 DP16KD, built 110 and 35,532 LUTs (the base is left at the larger
+build: the estimate errs towards refusing).
 """
 
 import math

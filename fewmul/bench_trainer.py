@@ -223,16 +223,22 @@ def _build(board_name, cfg, out, seed, reuse):
     """The board's build report of the trainer (``None`` if it does not fit). ``reuse``: the
     report written earlier, and never a build (a build still running into the directory
     would be restarted under it)."""
-    from .boards.synth import SynthesisFailed, build_design
+    from .boards.designs import make_design
+    from .boards.fit import DoesNotFit, check_fit
+    from .boards.synth import SynthesisFailed, board, build_design
     report_path = Path(out) / "report.json"
     if reuse:
         if not report_path.exists():
             raise FileNotFoundError(f"--no-build: no build report at {report_path}; build it "
                                     f"first (this command without --no-build)")
         return json.loads(report_path.read_text())
-    try:
+    try:                                 # the fit estimate first, as fewmul build does
+        check_fit(board(board_name), "system", cfg,
+                  make_design("system", cfg, data_capacity=DIGITS_TRAIN))
         report = build_design(board_name, "system", cfg, build_dir=out, seed=seed,
                               data_capacity=DIGITS_TRAIN, baud=BAUDS[-1])
+    except DoesNotFit as exc:
+        report = {"fits": False, "error": str(exc)}
     except SynthesisFailed as exc:
         report = {"fits": False, "error": str(exc).splitlines()[0]}
     report_path.parent.mkdir(parents=True, exist_ok=True)
