@@ -7,7 +7,7 @@
     hidden layer: y = clamp(z, lo, 2^F - 1), mask = lo < z < 2^F        stage 2
     last layer:   y = clamp(z, -2^(F+2), 2^(F+2) - 1) (the scores),
                   δ = sat(t max(0, 2^F - t y) << (E - F + 1))          stage 2
-                  b = sat(b + round(δ >> update_base_shift))   (training)  stages 3-5
+                  b = sat(b + round(δ >> update_base_shift))   (training)  stages 3-4
 
 Lanes beyond the layer (``lane_valid`` low, ``i >= M_l``) give ``y = 0``, ``mask = 0``,
 ``δ = 0`` and keep their bias, so padded inputs of the next layer add nothing. Everything leaves
@@ -69,7 +69,7 @@ class PostForward(ConfigComponent):
         Saturated bias updates of the group.
     """
 
-    latency = 5
+    latency = 4
 
     def __init__(self, cfg, *, lanes, acc_bits, tag_bits):
         self._lanes, self._acc_bits, self._tag_bits = lanes, acc_bits, tag_bits
@@ -106,10 +106,10 @@ class PostForward(ConfigComponent):
         lo = 0 if cfg.activation == "relu" else -(1 << F)
         emax = (1 << (eb - 1)) - 1
 
-        m.d.comb += [self.out_valid.eq(delay(m, self.valid, 5, "valid")),
-                     self.out_tag.eq(delay(m, self.tag, 5, "tag"))]
+        m.d.comb += [self.out_valid.eq(delay(m, self.valid, 4, "valid")),
+                     self.out_tag.eq(delay(m, self.tag, 4, "tag"))]
         last1 = delay(m, self.last, 1, "last")
-        train4 = delay(m, self.training & self.last, 4, "train")
+        train3 = delay(m, self.training & self.last, 3, "train")
         lr2 = delay(m, self.lr_offset, 2, "lr_offset")
         clipped = []
         for k in range(lanes):
@@ -143,26 +143,26 @@ class PostForward(ConfigComponent):
                 m.d.sync += [y2.eq(clamp(z, lo, (1 << F) - 1)), mask2.eq((z > lo) & (z < (1 << F))),
                              delta2.eq(0)]
 
-            # stages 3-5: the output layer's bias update (other layers: the bias unchanged),
-            # registered twice (BiasUpdate(registered=True), latency 2)
+            # stages 3-4: the output layer's bias update (other layers: the bias unchanged),
+            # registered in the middle (BiasUpdate(registered=True))
             bias2 = delay(m, bias, 2, f"bias_{k}")
             update = BiasUpdate(cfg, registered=True)
             m.submodules[f"bias_update_{k}"] = update
             m.d.comb += [update.bias.eq(bias2), update.delta.eq(delta2),
                          update.rand.eq(delay(m, self.rand[k], 2, f"rand_{k}")),
                          update.lr_offset.eq(lr2)]
-            write = train4 & delay(m, valid1, 3, f"lane_valid4_{k}")
-            bias4 = delay(m, bias2, 2, f"bias4_{k}")
-            bias5 = Signal(signed(cfg.weight_bits), name=f"bias_updated_{k}", reset_less=True)
-            clip5 = Signal(name=f"bias_clipped_{k}", reset_less=True)
-            m.d.sync += [bias5.eq(Mux(write, update.updated, bias4)),
-                         clip5.eq(write & update.clipped)]
+            write = train3 & delay(m, valid1, 2, f"lane_valid3_{k}")
+            bias3 = delay(m, bias2, 1, f"bias3_{k}")
+            bias4 = Signal(signed(cfg.weight_bits), name=f"bias_updated_{k}", reset_less=True)
+            clip4 = Signal(name=f"bias_clipped_{k}", reset_less=True)
+            m.d.sync += [bias4.eq(Mux(write, update.updated, bias3)),
+                         clip4.eq(write & update.clipped)]
             m.d.comb += [
-                self.y[k].eq(delay(m, y2, 3, f"y_{k}")),
-                self.mask[k].eq(delay(m, mask2, 3, f"mask_{k}")),
-                self.delta[k].eq(delay(m, delta2, 3, f"delta_{k}")),
-                self.bias_updated[k].eq(bias5),
+                self.y[k].eq(delay(m, y2, 2, f"y_{k}")),
+                self.mask[k].eq(delay(m, mask2, 2, f"mask_{k}")),
+                self.delta[k].eq(delay(m, delta2, 2, f"delta_{k}")),
+                self.bias_updated[k].eq(bias4),
             ]
-            clipped.append(clip5)
+            clipped.append(clip4)
         m.d.comb += self.clips.eq(sum(clipped))
         return m

@@ -229,13 +229,11 @@ class BiasUpdate(ConfigComponent):
     ``updated : Out(signed(weight_bits))`` and ``clipped : Out(1)`` (the exact sum saturated).
 
     ``registered=False``: combinational (latency 0), :class:`UpdateStep` and the saturating add.
-    ``registered=True``: latency 2, three stages: :class:`UpdateShift` (the barrel shift by
-    ``lr_offset``); the rounding decision ``up`` of :class:`UpdateRound`; ``b + whole + up`` as
-    one adder with ``up`` its carry-in, and the saturation. Unregistered, the shift and three
-    carry chains in a row (the comparison, ``whole + up`` and the add) were one path, the
-    ULX3S trainer's critical path in two of three builds; with one register (after ``up``) the
-    learning-rate offset's wire to every lane's shifter and the comparison still were, in all
-    three.
+    ``registered=True``: latency 1, one register in the middle: :class:`UpdateShift` and the
+    rounding decision ``up`` of :class:`UpdateRound` before it, then ``b + whole + up`` as one
+    adder with ``up`` its carry-in and the saturation after it (three carry chains in a row,
+    the comparison, ``whole + up`` and the add, were one path, the ULX3S trainer's critical
+    path in two of three builds).
     """
 
     def __init__(self, cfg, *, registered=False):
@@ -244,7 +242,7 @@ class BiasUpdate(ConfigComponent):
 
     @property
     def latency(self):
-        return 2 * self._registered
+        return int(self._registered)
 
     def members(self, cfg):
         return {
@@ -269,19 +267,12 @@ class BiasUpdate(ConfigComponent):
             m.submodules.shift = shift = UpdateShift(cfg)
             m.submodules.round = round_ = UpdateRound(cfg)
             m.d.comb += [shift.value.eq(self.delta), shift.shift.eq(0),
-                         shift.lr_offset.eq(self.lr_offset)]
-            # stage 1: the shift
-            bias1, rand1 = Signal.like(self.bias), Signal.like(self.rand)
-            whole1, fraction1 = Signal.like(shift.whole), Signal.like(shift.fraction)
-            carry1 = Signal()
-            m.d.sync += [bias1.eq(self.bias), rand1.eq(self.rand), whole1.eq(shift.whole),
-                         fraction1.eq(shift.fraction), carry1.eq(shift.carry)]
-            # stage 2: the rounding decision
-            m.d.comb += [round_.whole.eq(whole1), round_.fraction.eq(fraction1),
-                         round_.carry.eq(carry1), round_.rand.eq(rand1), round_.is_zero.eq(0)]
+                         shift.lr_offset.eq(self.lr_offset),
+                         round_.whole.eq(shift.whole), round_.fraction.eq(shift.fraction),
+                         round_.carry.eq(shift.carry), round_.rand.eq(self.rand),
+                         round_.is_zero.eq(0)]
             bias, whole, up = Signal.like(self.bias), Signal.like(shift.whole), Signal()
-            m.d.sync += [bias.eq(bias1), whole.eq(whole1), up.eq(round_.up)]
-            # then the add
+            m.d.sync += [bias.eq(self.bias), whole.eq(shift.whole), up.eq(round_.up)]
             updated, clipped = saturating_add(m, bias, whole, cfg.weight_bits, carry=up)
         m.d.comb += [self.updated.eq(updated), self.clipped.eq(clipped)]
         return m

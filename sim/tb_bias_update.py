@@ -3,7 +3,7 @@
 Expected values come from ``update_bias`` (``docs/datapath.md`` section 8: ``sat(b +
 round(δ >> update_base_shift))``) at ``lr_shift + lr_offset``; ``clipped`` from the exact sum
 leaving the ``weight_bits`` range. One transaction a clock, outputs sampled ``latency`` clocks
-after their inputs (the registered form has two registers inside, so this also checks that
+after their inputs (the registered form has a register in the middle, so this also checks that
 every input reaches its output in the same cycle).
 
 Directed: biases at and next to the rails and 0, errors at both extremes, ``±1`` and 0, the
