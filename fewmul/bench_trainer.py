@@ -349,10 +349,13 @@ def measure(args):
         cfg = default_config().replace(layers=layers, array_rows=lanes, array_cols=lanes,
                                        **fields)
         tag = f"{board_name}-{'-'.join(map(str, layers))}-k{lanes}"
-        build = median_build([
-            _build(board_name, cfg, Path(args.out) / tag / ("" if seed == 1 else f"seed{seed}"),
-                   seed, args.no_build)
-            for seed in _seeds(args)])
+        builds = []
+        for seed in _seeds(args):
+            builds.append(_build(board_name, cfg, Path(args.out) / tag /
+                                 ("" if seed == 1 else f"seed{seed}"), seed, args.no_build))
+            if not builds[-1].get("fits", True):   # refused or failed: no seed will place it
+                break
+        build = median_build(builds)
         sim = simulate_epoch(cfg, args.samples, Path(args.out) / tag / "sim")
         golden = golden_cpu_rate(cfg)
         chip = _chip(board_name)

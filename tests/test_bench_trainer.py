@@ -108,3 +108,17 @@ def test_no_build_never_builds(tmp_path):
     (tmp_path / "seed3").mkdir()
     (tmp_path / "seed3" / "report.json").write_text('{"seed": 3, "fmax_mhz": 65.59}')
     assert _build("ulx3s-85f", None, tmp_path / "seed3", 3, True)["fmax_mhz"] == 65.59
+
+
+def test_a_design_the_estimate_refuses_is_not_built(tmp_path):
+    """The fit estimate runs before Yosys, as in fewmul build: the iCEBreaker trainer with the
+    digits set on chip is refused in a second with the resource and by how much (it once went
+    through synthesis and placement to fail there)."""
+    from fewmul.bench_trainer import POINTS, _build
+    board, layers, lanes, fields = next(p for p in POINTS if p[0] == "icebreaker")
+    cfg = CFG.replace(layers=layers, array_rows=lanes, array_cols=lanes, **fields)
+    report = _build(board, cfg, tmp_path, 1, False)
+    assert report["fits"] is False
+    assert "does not fit icebreaker: it needs" in report["error"]
+    assert "block RAMs" in report["error"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
