@@ -5,7 +5,7 @@
 
     e     = sat(rshr(g, S_l), err_bits)                           stage 1
     δ_low = e if mask_low else 0     (mask of layer l-1's output j)   stage 2
-    b_low = sat(b_low + round(δ_low >> update_base_shift))          stages 3-4
+    b_low = sat(b_low + round(δ_low >> update_base_shift))          stage 3
 
 the error of layer ``l - 1`` and the update of its bias with the draw ``v'[j]`` of layer
 ``l - 1``. Lanes beyond the layer (``lane_valid`` low) give ``δ_low = 0`` and keep their bias.
@@ -52,7 +52,7 @@ class PostBackward(ConfigComponent):
         Saturated bias updates of the group.
     """
 
-    latency = 4
+    latency = 3
 
     def __init__(self, cfg, *, lanes, grad_bits, tag_bits):
         self._lanes, self._grad_bits, self._tag_bits = lanes, grad_bits, tag_bits
@@ -82,8 +82,8 @@ class PostBackward(ConfigComponent):
         m = Module()
         eb = cfg.err_bits
         emax = (1 << (eb - 1)) - 1
-        m.d.comb += [self.out_valid.eq(delay(m, self.valid, 4, "valid")),
-                     self.out_tag.eq(delay(m, self.tag, 4, "tag"))]
+        m.d.comb += [self.out_valid.eq(delay(m, self.valid, 3, "valid")),
+                     self.out_tag.eq(delay(m, self.tag, 3, "tag"))]
         lr2 = delay(m, self.lr_offset, 2, "lr_offset")
         clipped = []
         for k in range(self._lanes):
@@ -97,22 +97,20 @@ class PostBackward(ConfigComponent):
             # stage 2: the mask of the layer below
             delta2 = Signal(signed(eb), name=f"delta_low_{k}", reset_less=True)
             m.d.sync += delta2.eq(Mux(keep1, e1, 0))
-            # stages 3-4: that layer's bias update, registered in the middle
-            # (BiasUpdate(registered=True), as PostForward's)
+            # stage 3: that layer's bias update
             bias2 = delay(m, self.bias[k], 2, f"bias_{k}")
-            update = BiasUpdate(cfg, registered=True)
+            valid2 = delay(m, self.lane_valid[k], 2, f"lane_valid_{k}")
+            update = BiasUpdate(cfg)
             m.submodules[f"bias_update_{k}"] = update
             m.d.comb += [update.bias.eq(bias2), update.delta.eq(delta2),
                          update.rand.eq(delay(m, self.rand[k], 2, f"rand_{k}")),
                          update.lr_offset.eq(lr2)]
-            valid3 = delay(m, self.lane_valid[k], 3, f"lane_valid_{k}")
-            bias3 = delay(m, bias2, 1, f"bias3_{k}")
-            bias4 = Signal(signed(cfg.weight_bits), name=f"bias_updated_{k}", reset_less=True)
-            clip4 = Signal(name=f"bias_clipped_{k}", reset_less=True)
-            m.d.sync += [bias4.eq(Mux(valid3, update.updated, bias3)),
-                         clip4.eq(valid3 & update.clipped)]
-            m.d.comb += [self.delta[k].eq(delay(m, delta2, 2, f"delta_low_{k}")),
-                         self.bias_updated[k].eq(bias4)]
-            clipped.append(clip4)
+            bias3 = Signal(signed(cfg.weight_bits), name=f"bias_updated_{k}", reset_less=True)
+            clip3 = Signal(name=f"bias_clipped_{k}", reset_less=True)
+            m.d.sync += [bias3.eq(Mux(valid2, update.updated, bias2)),
+                         clip3.eq(valid2 & update.clipped)]
+            m.d.comb += [self.delta[k].eq(delay(m, delta2, 1, f"delta_low_{k}")),
+                         self.bias_updated[k].eq(bias3)]
+            clipped.append(clip3)
         m.d.comb += self.clips.eq(sum(clipped))
         return m

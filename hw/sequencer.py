@@ -57,7 +57,7 @@ def drain_cycles(cfg):
     (the read register, pipeline sums, accumulator, post-processing): what the next pass waits.
     Saturation counts land later (they carry their layer), which no pass reads."""
     sums, _, _ = pipeline_latencies(cfg)
-    return 1 + 1 + sums + 1 + max(PostForward.latency, PostBackward.latency)
+    return 1 + 1 + sums + 1 + PostForward.latency
 
 
 def step_cycles(cfg):
