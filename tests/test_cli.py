@@ -32,7 +32,7 @@ W8 = format_fields(weight_bits=8, err_bits=12, err_frac=8)
     (["build", "--board", "ulx3s-85f", "--design", "system", "--dataset", "mnist"],
      # 784-256-10: addressable since a layer splits over regions; its 16-bit weights are more
      # than the ECP5-85F's block RAM holds
-     "system 8x8 does not fit ulx3s-85f: it needs 230 of the ECP5-85F's 208 DP16KD"),
+     "system 8x8 does not fit ulx3s-85f: it needs 228 of the ECP5-85F's 208 DP16KD"),
     (["build", "--board", "ulx3s-85f", "--baud", "3000000"],
      "--baud applies to --design system only"),
     (["build", "--board", "ulx3s-85f", "--design", "system", "--baud", "0"],
