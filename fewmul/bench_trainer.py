@@ -220,9 +220,9 @@ def _points(spec):
 
 
 def _build(board_name, cfg, out, seed, reuse):
-    """The board's build report of the trainer (``None`` if it does not fit). ``reuse``: the
-    report written earlier, and never a build (a build still running into the directory
-    would be restarted under it)."""
+    """The board's build report of the trainer (``{"fits": False, "error": ...}`` if the fit
+    estimate refuses it or the build fails). ``reuse``: the report written earlier, and never a
+    build (a build still running into the directory would be restarted under it)."""
     from .boards.designs import make_design
     from .boards.fit import DoesNotFit, check_fit
     from .boards.synth import SynthesisFailed, board, build_design

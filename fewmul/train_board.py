@@ -33,7 +33,7 @@ import numpy as np
 
 from fewmul.golden.schedule import epoch_config
 from fewmul.host import Device, SerialTransport
-from fewmul.protocol import ErrorCode, LinkError, memory_map
+from fewmul.protocol import ErrorCode, LinkError
 from fewmul.training import TrainingMismatch, compare_network
 
 __all__ = ["BoardError", "BoardSettings", "BoardTrainer", "board_backend", "connect",
@@ -136,8 +136,8 @@ def layers_of_depths(depths):
     return parse(0, [])
 
 
-def _describe(word_bits, depths):
-    layers = layers_of_depths(depths)
+def _describe(word_bits, layers, depths=()):
+    """``layers`` as a user reads them (the region ``depths`` where they are not an MLP)."""
     mlp = f"a {'-'.join(map(str, layers))} MLP" if layers else f"regions {list(depths)}"
     return f"{mlp} with {word_bits}-bit weights"
 
@@ -157,12 +157,12 @@ def connect(cfg, settings, lr_shifts=()):
         except LinkError as exc:
             raise BoardError(_no_answer(settings, transport, exc)) from None
         # any map of the run's MLP will do: the driver finds each layer's regions in the depths
-        want = tuple(r.depth for r in memory_map(cfg))
-        if info.word_bits != cfg.weight_bits or layers_of_depths(info.depths) != tuple(cfg.layers):
+        board_layers = layers_of_depths(info.depths)
+        if info.word_bits != cfg.weight_bits or board_layers != tuple(cfg.layers):
             raise BoardError(
                 f"the design on the board does not match this run: the board has "
-                f"{_describe(info.word_bits, info.depths)}, the run needs "
-                f"{_describe(cfg.weight_bits, want)}; pass the --hidden / --weight-bits the "
+                f"{_describe(info.word_bits, board_layers, info.depths)}, the run needs "
+                f"{_describe(cfg.weight_bits, cfg.layers)}; pass the --hidden / --weight-bits the "
                 f"bitstream was built with, or build and program one for this run "
                 f"(fewmul build --design system ... then --program)")
         for shift in sorted(set(lr_shifts)):

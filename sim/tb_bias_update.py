@@ -18,6 +18,7 @@ from cocotb.triggers import ReadOnly, RisingEdge, Timer
 
 from fewmul.config import Config
 from fewmul.golden.array import at_lr_offset
+from fewmul.golden.fixed import sat_range
 from fewmul.golden.update import bias_delta, update_bias
 from fewmul.sim.runner import testbench_params, volume
 from fewmul.sim.tb_common import Scoreboard
@@ -29,7 +30,7 @@ def expected(cfg, s):
     """``updated`` and ``clipped`` of every transaction of ``s``."""
     updated = np.empty(len(s["bias"]), dtype=np.int64)
     clipped = np.empty(len(s["bias"]), dtype=np.int64)
-    lo, hi = -(1 << (cfg.weight_bits - 1)), (1 << (cfg.weight_bits - 1)) - 1
+    lo, hi = sat_range(cfg.weight_bits)
     for offset in np.unique(s["lr_offset"]):
         sel = s["lr_offset"] == offset
         at = at_lr_offset(cfg, int(offset))
@@ -66,6 +67,7 @@ async def run(dut, cfg, latency, stimulus, scoreboard):
     n = len(stimulus["bias"])
     columns = {name: np.asarray(stimulus[name], dtype=np.int64).tolist() for name in INPUTS}
     got = {"updated": np.zeros(n, dtype=np.int64), "clipped": np.zeros(n, dtype=np.int64)}
+
     def tick():                              # a clock edge; 1 ns for the combinational form
         return RisingEdge(dut.clk) if latency else Timer(1, unit="ns")
 
